@@ -1,0 +1,106 @@
+"""Bytes to text without ever dropping a message.
+
+Mail declares charsets that are wrong, misspelt or unknown ("x-unknown", "iso-8859-8-i",
+"unicode-1-1-utf-7"...). :func:`decode_bytes` tries the declared charset, known aliases, then
+charset-normalizer's best guess, then UTF-8 with replacement characters, and says which fallback
+it used so the item's metadata can record it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+from email.header import decode_header
+
+logger = logging.getLogger(__name__)
+
+_ALIASES = {
+    "iso-8859-8-i": "iso-8859-8",
+    "iso-8859-6-i": "iso-8859-6",
+    "x-mac-roman": "mac_roman",
+    "macintosh": "mac_roman",
+    "ks_c_5601-1987": "cp949",
+    "x-sjis": "shift_jis",
+    "x-euc-jp": "euc_jp",
+    "unicode-1-1-utf-7": "utf-7",
+    "x-unicode-2-0-utf-7": "utf-7",
+    "ansi_x3.4-1968": "ascii",
+    "windows-874": "cp874",
+    "x-gbk": "gbk",
+    "gb2312": "gb18030",  # superset: real-world "gb2312" mail often holds gbk/gb18030 bytes
+    "iso-2022-jp-2": "iso2022_jp_2",
+    "cp-850": "cp850",
+}
+
+
+def _lookup(charset: str | None) -> str | None:
+    if not charset:
+        return None
+    cs = charset.strip().strip('"').strip("'").lower()
+    cs = _ALIASES.get(cs, cs)
+    try:
+        return codecs.lookup(cs).name
+    except LookupError:
+        return None
+
+
+def decode_bytes(data: bytes, charset: str | None = None) -> tuple[str, str | None]:
+    """Decode ``data``. Returns ``(text, fallback)``; ``fallback`` is None when the declared
+    charset (or plain ASCII/UTF-8 when none was declared) worked, else a note like
+    ``"declared x-unknown; guessed windows-1252"``."""
+    name = _lookup(charset)
+    if name:
+        try:
+            return data.decode(name), None
+        except (UnicodeDecodeError, LookupError):
+            pass
+    elif not charset:
+        try:
+            return data.decode("utf-8"), None
+        except UnicodeDecodeError:
+            pass
+    declared = charset or "none"
+    guess = _guess(data)
+    if guess:
+        try:
+            return data.decode(guess), f"declared {declared}; guessed {guess}"
+        except (UnicodeDecodeError, LookupError):
+            pass
+    return data.decode("utf-8", errors="replace"), f"declared {declared}; utf-8 with replacement"
+
+
+def _guess(data: bytes) -> str | None:
+    try:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(data[:200_000]).best()
+        return best.encoding if best else None
+    except Exception:  # the guesser must never sink a message
+        return None
+
+
+def decode_header_value(value: object) -> tuple[str, str | None]:
+    """An RFC 2047 header (``=?utf-8?q?...?=``) to text, with the same fallbacks as bodies."""
+    if value is None:
+        return "", None
+    raw = str(value)
+    fallback: str | None = None
+    try:
+        parts = decode_header(raw)
+    except Exception:
+        return " ".join(raw.split()), None
+    out: list[str] = []
+    for chunk, cs in parts:
+        if isinstance(chunk, str):
+            out.append(chunk)
+            continue
+        text, fb = decode_bytes(chunk, cs)
+        fallback = fallback or fb
+        out.append(text)
+    # decode_header drops whitespace between an encoded word and plain text inconsistently
+    joined = ""
+    for i, piece in enumerate(out):
+        if i and not joined.endswith((" ", "\t")) and not piece.startswith((" ", "\t")) and parts[i][1] is None and parts[i - 1][1] is None:
+            joined += " "
+        joined += piece
+    return " ".join(joined.replace("\r", " ").replace("\n", " ").split()), fallback

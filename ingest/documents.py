@@ -1,0 +1,223 @@
+"""Documents (PDF, Word, PowerPoint, Excel, HTML, ODT/RTF/EPUB, plain text) to blocks.
+
+Uses unstructured's partitioners (Word, PowerPoint, Excel, HTML, ODT/RTF/EPUB) and, for PDF,
+pdfminer.six directly - the text layer, as unstructured's ``fast`` strategy reads it, without
+the layout-model package its PDF module imports. No OCR. Section titles and page numbers kept. A PDF that yields no text is
+a reported failure ("no text"), never a silent success; an encrypted PDF is reported as
+"encrypted". unstructured is imported lazily (seconds of import time) and its spaCy model
+download is replaced by an offline pipeline (see :mod:`ingest.privacy`).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import shutil
+from collections.abc import Iterable
+from pathlib import Path, PurePath
+from typing import Any
+
+from .errors import ItemError
+from .items import Block
+
+logger = logging.getLogger(__name__)
+
+_PANDOC_TYPES = {".odt", ".rtf", ".epub"}
+_UNSTRUCTURED_TYPES = {".pdf", ".docx", ".pptx", ".xlsx", ".html", ".htm", ".xhtml"}
+_TEXT_TYPES = {".txt", ".md", ".markdown", ".rst", ".org", ".text", ".csv", ".tsv", ".log"}
+SUPPORTED_DOC_EXTENSIONS = _UNSTRUCTURED_TYPES | _TEXT_TYPES | _PANDOC_TYPES
+_CTYPE_EXT = {
+    "application/pdf": ".pdf",
+    "text/html": ".html",
+    "text/plain": ".txt",
+    "text/markdown": ".md",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": ".pptx",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
+    "application/vnd.oasis.opendocument.text": ".odt",
+    "application/rtf": ".rtf",
+    "text/rtf": ".rtf",
+    "application/epub+zip": ".epub",
+}
+
+
+def pandoc_available() -> bool:
+    if shutil.which("pandoc"):
+        return True
+    try:
+        import pypandoc
+
+        pypandoc.get_pandoc_version()
+        return True
+    except Exception:
+        return False
+
+
+def extension_for(name: str, ctype: str | None = None) -> str:
+    ext = PurePath(name).suffix.lower()
+    if ext in SUPPORTED_DOC_EXTENSIONS:
+        return ext
+    return _CTYPE_EXT.get((ctype or "").lower(), ext)
+
+
+def parse_document_file(path: Path) -> list[Block]:
+    return _parse(path.read_bytes(), extension_for(path.name), path.name)
+
+
+def parse_document_bytes(data: bytes, name: str, ctype: str | None = None) -> list[Block]:
+    return _parse(data, extension_for(name, ctype), name)
+
+
+def _parse(data: bytes, ext: str, name: str) -> list[Block]:
+    if not data.strip():
+        raise ItemError("empty", "the file has no content")
+    if ext in _TEXT_TYPES:
+        from .decoding import decode_bytes
+
+        text, _ = decode_bytes(data)
+        if not text.strip():
+            raise ItemError("empty", "the file has no text")
+        return [Block(text.strip())]
+    if ext == ".pdf":
+        _check_pdf(data)
+    if ext in _PANDOC_TYPES and not pandoc_available():
+        raise ItemError("unsupported", f"{ext} needs pandoc (pip install pypandoc-binary)")
+    if ext not in SUPPORTED_DOC_EXTENSIONS:
+        raise ItemError("unsupported", f"no reader for {ext or 'files without extension'}")
+    elements = _partition(data, ext)
+    blocks = list(_elements_to_blocks(elements))
+    if not blocks:
+        if ext == ".pdf":
+            raise ItemError("no text", "the PDF has no text layer (scanned? pdq does not OCR)")
+        raise ItemError("empty", "no text found")
+    return blocks
+
+
+def _check_pdf(data: bytes) -> None:
+    import pikepdf
+
+    try:
+        with pikepdf.open(io.BytesIO(data)) as pdf:
+            if pdf.is_encrypted and not pdf.allow.extract:
+                raise ItemError("encrypted", "the PDF forbids text extraction")
+    except pikepdf.PasswordError as exc:
+        raise ItemError("encrypted", "the PDF is password-protected") from exc
+    except ItemError:
+        raise
+    except Exception as exc:  # pikepdf is strict; pdfminer may still read it
+        logger.debug("pikepdf could not open the PDF (%s); trying pdfminer anyway", exc)
+
+
+def _partition(data: bytes, ext: str) -> list[Any]:
+    from .privacy import apply_offline_env, offline_spacy_for_unstructured
+
+    apply_offline_env()
+    offline_spacy_for_unstructured()
+    f = io.BytesIO(data)
+    try:
+        if ext == ".pdf":
+            return _pdf_elements(f)
+        if ext == ".docx":
+            from unstructured.partition.docx import partition_docx
+
+            return partition_docx(file=f)
+        if ext == ".pptx":
+            from unstructured.partition.pptx import partition_pptx
+
+            return partition_pptx(file=f)
+        if ext == ".xlsx":
+            from unstructured.partition.xlsx import partition_xlsx
+
+            return partition_xlsx(file=f)
+        if ext in (".html", ".htm", ".xhtml"):
+            from unstructured.partition.html import partition_html
+
+            from .decoding import decode_bytes
+            from .html_text import clean_html
+
+            return partition_html(text=clean_html(decode_bytes(data)[0]))
+        if ext == ".odt":
+            from unstructured.partition.odt import partition_odt
+
+            return partition_odt(file=f)
+        if ext == ".rtf":
+            from unstructured.partition.rtf import partition_rtf
+
+            return partition_rtf(file=f)
+        if ext == ".epub":
+            from unstructured.partition.epub import partition_epub
+
+            return partition_epub(file=f)
+    except ItemError:
+        raise
+    except Exception as exc:
+        msg = str(exc).lower()
+        if "password" in msg or "encrypt" in msg:
+            raise ItemError("encrypted", f"{type(exc).__name__}: {exc}"[:300]) from exc
+        raise ItemError("corrupt", f"{type(exc).__name__}: {exc}"[:300]) from exc
+    raise ItemError("unsupported", f"no reader for {ext}")
+
+
+class _Element:
+    """The part of unstructured's Element interface that pdq reads."""
+
+    def __init__(self, text: str, page: int, category: str = "NarrativeText") -> None:
+        self.text = text
+        self.category = category
+        self.metadata = type("M", (), {"page_number": page, "category_depth": 0})()
+
+
+def _pdf_elements(f: io.BytesIO) -> list[Any]:
+    """PDF text layer, page by page, with pdfminer.six - the engine behind unstructured's
+    ``fast`` strategy. unstructured 0.27's partition_pdf imports unstructured-inference at
+    module level (-> timm -> torchvision -> a CUDA torch build), so pdq calls pdfminer itself."""
+    from pdfminer.high_level import extract_pages
+    from pdfminer.layout import LAParams, LTTextContainer
+
+    out: list[Any] = []
+    for page_no, page in enumerate(extract_pages(f, laparams=LAParams()), start=1):
+        for el in page:
+            if isinstance(el, LTTextContainer):
+                text = " ".join(el.get_text().split())
+                if text:
+                    out.append(_Element(text, page_no))
+    return out
+
+
+def _elements_to_blocks(elements: Iterable[Any]) -> Iterable[Block]:
+    """Merge consecutive elements of one section and page into a block; Titles open sections.
+    A title with no text under it is kept as a block of its own, so no text is lost."""
+    titles: list[tuple[int, str]] = []  # (depth, text)
+    buf: list[str] = []
+    section: str | None = None
+    page: int | None = None
+    bare_title: str | None = None
+    for el in elements:
+        text = (getattr(el, "text", "") or "").strip()
+        if not text:
+            continue
+        md = getattr(el, "metadata", None)
+        el_page = getattr(md, "page_number", None)
+        if getattr(el, "category", "") == "Title" and len(text) < 200:
+            if buf:
+                yield Block("\n".join(buf), section, page)
+                buf = []
+            elif bare_title:
+                yield Block(bare_title, section, page)
+            depth = getattr(md, "category_depth", None) or 0
+            titles = [t for t in titles if t[0] < depth] + [(depth, text)]
+            section = " > ".join(t for _, t in titles)
+            page = el_page
+            bare_title = text
+            continue
+        bare_title = None
+        if buf and el_page != page:
+            yield Block("\n".join(buf), section, page)
+            buf = []
+        if not buf:
+            page = el_page
+        buf.append(text)
+    if buf:
+        yield Block("\n".join(buf), section, page)
+    elif bare_title:
+        yield Block(bare_title, section, page)

@@ -1,0 +1,214 @@
+"""The manifest: a SQLite file in the store that remembers what was ingested from where.
+
+Tables:
+- ``sources``: every file seen (path, size, mtime, kind) - an unchanged size+mtime means the
+  file is not even opened on the next run. For an mbox also the offset it was read up to and a
+  hash of the bytes before it, so an append is read from there on.
+- ``items``: every stored item (id, kind, content hash, number of chunks, title, date).
+- ``links``: which source (and where in it) each item came from; one message in two folders
+  has two links and is stored once. An item with no links left is deleted.
+- ``pending``: a write-ahead journal of items whose chunks are being written or deleted. A run
+  killed mid-write leaves them here; the next run removes their chunks and re-ingests them, so
+  the store never ends up with duplicates or half-written items.
+- ``meta``: what built the store (embedding model, dimension, chunker) and the last sync.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sources (
+    path TEXT PRIMARY KEY, kind TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    read_to INTEGER NOT NULL DEFAULT 0, tail_hash TEXT, problems INTEGER NOT NULL DEFAULT 0,
+    synced_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS items (
+    item_id TEXT PRIMARY KEY, kind TEXT NOT NULL, content_hash TEXT NOT NULL,
+    n_chunks INTEGER NOT NULL, title TEXT, date INTEGER, updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS links (
+    item_id TEXT NOT NULL, source TEXT NOT NULL, locator TEXT NOT NULL, folder TEXT,
+    PRIMARY KEY (item_id, source, locator)
+);
+CREATE INDEX IF NOT EXISTS links_by_source ON links(source);
+CREATE TABLE IF NOT EXISTS pending (item_id TEXT PRIMARY KEY, op TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(slots=True)
+class SourceState:
+    path: str
+    kind: str
+    size: int
+    mtime_ns: int
+    read_to: int
+    tail_hash: str | None
+    problems: int
+
+
+class Manifest:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # --- meta --------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, **values: object) -> None:
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in values.items()],
+            )
+
+    # --- sources -------------------------------------------------------------------------
+    def sources_under(self, roots: Iterable[Path]) -> dict[str, SourceState]:
+        out: dict[str, SourceState] = {}
+        for root in roots:
+            r = str(root)
+            rows = self.db.execute(
+                "SELECT path, kind, size, mtime_ns, read_to, tail_hash, problems FROM sources "
+                "WHERE path = ? OR substr(path, 1, ?) = ?",
+                (r, len(r) + 1, r.rstrip("/") + "/"),
+            )
+            for row in rows:
+                out[row[0]] = SourceState(*row)
+        return out
+
+    def put_source(self, st: SourceState) -> None:
+        self.db.execute(
+            "INSERT INTO sources(path, kind, size, mtime_ns, read_to, tail_hash, problems, synced_at) "
+            "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(path) DO UPDATE SET kind=excluded.kind, size=excluded.size, "
+            "mtime_ns=excluded.mtime_ns, read_to=excluded.read_to, tail_hash=excluded.tail_hash, "
+            "problems=excluded.problems, synced_at=excluded.synced_at",
+            (st.path, st.kind, st.size, st.mtime_ns, st.read_to, st.tail_hash, st.problems, time.time()),
+        )
+
+    def delete_source(self, path: str) -> None:
+        self.db.execute("DELETE FROM sources WHERE path=?", (path,))
+
+    def invalidate_sources_of(self, item_ids: list[str]) -> None:
+        """Force a re-read of the sources these items came from (after a crash repair)."""
+        for i in range(0, len(item_ids), 500):
+            part = item_ids[i : i + 500]
+            marks = ",".join("?" * len(part))
+            self.db.execute(
+                f"UPDATE sources SET mtime_ns=-1, read_to=0 WHERE path IN (SELECT source FROM links WHERE item_id IN ({marks}))",
+                part,
+            )
+
+    # --- items and links -------------------------------------------------------------------
+    def item_hashes(self, item_ids: list[str]) -> dict[str, tuple[str, int]]:
+        out: dict[str, tuple[str, int]] = {}
+        for i in range(0, len(item_ids), 500):
+            part = item_ids[i : i + 500]
+            marks = ",".join("?" * len(part))
+            for iid, h, n in self.db.execute(
+                f"SELECT item_id, content_hash, n_chunks FROM items WHERE item_id IN ({marks})", part
+            ):
+                out[iid] = (h, n)
+        return out
+
+    def item_info(self, item_ids: list[str]) -> dict[str, tuple[str, int]]:
+        """item id -> (kind, number of chunks) for the stored ones among ``item_ids``."""
+        out: dict[str, tuple[str, int]] = {}
+        for i in range(0, len(item_ids), 500):
+            part = item_ids[i : i + 500]
+            marks = ",".join("?" * len(part))
+            for iid, kind, n in self.db.execute(f"SELECT item_id, kind, n_chunks FROM items WHERE item_id IN ({marks})", part):
+                out[iid] = (kind, n)
+        return out
+
+    def has_link(self, item_id: str, source: str, locator: str) -> bool:
+        return self.db.execute("SELECT 1 FROM links WHERE item_id=? AND source=? AND locator=?",
+                               (item_id, source, locator)).fetchone() is not None
+
+    def put_item(self, item_id: str, kind: str, content_hash: str, n_chunks: int, title: str, date: int | None) -> None:
+        self.db.execute(
+            "INSERT INTO items(item_id, kind, content_hash, n_chunks, title, date, updated_at) VALUES(?,?,?,?,?,?,?) "
+            "ON CONFLICT(item_id) DO UPDATE SET kind=excluded.kind, content_hash=excluded.content_hash, "
+            "n_chunks=excluded.n_chunks, title=excluded.title, date=excluded.date, updated_at=excluded.updated_at",
+            (item_id, kind, content_hash, n_chunks, title, date, time.time()),
+        )
+
+    def delete_item(self, item_id: str) -> None:
+        self.db.execute("DELETE FROM items WHERE item_id=?", (item_id,))
+        self.db.execute("DELETE FROM links WHERE item_id=?", (item_id,))
+
+    def add_link(self, item_id: str, source: str, locator: str, folder: str | None) -> None:
+        self.db.execute("INSERT OR IGNORE INTO links(item_id, source, locator, folder) VALUES(?,?,?,?)",
+                        (item_id, source, locator, folder))
+
+    def links_of_source(self, source: str) -> set[tuple[str, str]]:
+        return {(i, loc) for i, loc in self.db.execute("SELECT item_id, locator FROM links WHERE source=?", (source,))}
+
+    def remove_links(self, source: str, pairs: Iterable[tuple[str, str]] | None = None) -> set[str]:
+        """Remove links of ``source`` (all, or the given (item, locator) pairs); return the items
+        that have no link left (to be deleted)."""
+        if pairs is None:
+            affected = {r[0] for r in self.db.execute("SELECT item_id FROM links WHERE source=?", (source,))}
+            self.db.execute("DELETE FROM links WHERE source=?", (source,))
+        else:
+            pairs = list(pairs)
+            affected = {i for i, _ in pairs}
+            self.db.executemany("DELETE FROM links WHERE item_id=? AND source=? AND locator=?",
+                                [(i, source, loc) for i, loc in pairs])
+        return {i for i in affected if not self.db.execute("SELECT 1 FROM links WHERE item_id=? LIMIT 1", (i,)).fetchone()}
+
+    def folders_of(self, item_id: str) -> list[str]:
+        return sorted({r[0] for r in self.db.execute("SELECT DISTINCT folder FROM links WHERE item_id=? AND folder IS NOT NULL AND folder != ''", (item_id,))})
+
+    def chunk_ids(self, item_ids: Iterable[str]) -> list[str]:
+        ids = list(item_ids)
+        found = self.item_hashes(ids)
+        return [f"{iid}#{k}" for iid, (_, n) in found.items() for k in range(n)]
+
+    # --- pending journal ---------------------------------------------------------------------
+    def mark_pending(self, item_ids: Iterable[str], op: str) -> None:
+        self.db.executemany("INSERT OR REPLACE INTO pending(item_id, op) VALUES(?, ?)", [(i, op) for i in item_ids])
+
+    def clear_pending(self, item_ids: Iterable[str]) -> None:
+        self.db.executemany("DELETE FROM pending WHERE item_id=?", [(i,) for i in item_ids])
+
+    def pending(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT item_id FROM pending")]
+
+    # --- figures -------------------------------------------------------------------------------
+    def counts_by_kind(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT kind, COUNT(*) FROM items GROUP BY kind ORDER BY kind").fetchall())
+
+    def total_chunks(self) -> int:
+        return int(self.db.execute("SELECT COALESCE(SUM(n_chunks), 0) FROM items").fetchone()[0])
+
+    def date_range(self) -> tuple[int | None, int | None]:
+        row = self.db.execute("SELECT MIN(date), MAX(date) FROM items WHERE date IS NOT NULL").fetchone()
+        return row[0], row[1]
+
+    def n_sources(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM sources").fetchone()[0])

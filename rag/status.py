@@ -1,0 +1,81 @@
+"""What is in a store: items by kind, chunks, date range, models, size, last sync.
+
+Read from the manifest (and Chroma's own count as a cross-check); no model is loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class StoreStatus:
+    store: str
+    exists: bool
+    items: dict[str, int] = field(default_factory=dict)
+    chunks: int = 0
+    chroma_chunks: int = 0
+    sources: int = 0
+    first_date: str | None = None
+    last_date: str | None = None
+    embedding_model: str | None = None
+    embedding_dim: int | None = None
+    chunker: str | None = None
+    size_mb: float = 0.0
+    last_sync: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        if not self.exists:
+            return f"No pdq store at {self.store} yet. Run `pdq ingest PATH...` to create it."
+        lines = [f"pdq store at {self.store}"]
+        total = sum(self.items.values())
+        lines.append(f"  items: {total}  (" + ", ".join(f"{k} {v}" for k, v in sorted(self.items.items())) + ")")
+        lines.append(f"  chunks: {self.chunks} (in Chroma: {self.chroma_chunks})  from {self.sources} files")
+        if self.first_date:
+            lines.append(f"  dates: {self.first_date} to {self.last_date}")
+        lines.append(f"  embedding model: {self.embedding_model} ({self.embedding_dim}-d), chunker {self.chunker}")
+        lines.append(f"  size: {self.size_mb:.1f} MB   last sync: {self.last_sync or 'never'}")
+        return "\n".join(lines)
+
+
+def _day(epoch: int | None) -> str | None:
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d") if epoch is not None else None
+
+
+def read_status(store_dir: Path) -> StoreStatus:
+    from ingest.store import Store
+
+    store_dir = Path(store_dir).expanduser()
+    if not (store_dir / "manifest.sqlite").exists():
+        return StoreStatus(str(store_dir), False)
+    store = Store.open(store_dir, create=False)
+    try:
+        m = store.manifest
+        first, last = m.date_range()
+        last_sync = m.get_meta("last_sync")
+        dim = m.get_meta("embedding_dim")
+        return StoreStatus(
+            store=str(store_dir),
+            exists=True,
+            items=m.counts_by_kind(),
+            chunks=m.total_chunks(),
+            chroma_chunks=store.count(),
+            sources=m.n_sources(),
+            first_date=_day(first),
+            last_date=_day(last),
+            embedding_model=m.get_meta("embedding_model"),
+            embedding_dim=int(json.loads(dim)) if dim else None,
+            chunker=m.get_meta("chunker"),
+            size_mb=store.size_bytes() / 1e6,
+            last_sync=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(last_sync))) if last_sync else None,
+        )
+    finally:
+        store.close()

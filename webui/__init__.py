@@ -1,0 +1,1 @@
+"""pdq webui: the Streamlit page (a thin shell over :class:`rag.Assistant`)."""
