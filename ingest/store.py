@@ -12,7 +12,6 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -125,14 +124,16 @@ class Store:
 
     @staticmethod
     def wipe(path: Path) -> None:
-        """Delete the Chroma data and manifest (for --rebuild); keeps the directory and logs."""
+        """Delete every chunk and the manifest (for --rebuild); keeps the directory and logs.
+        The collection is dropped through Chroma's API: it caches clients per path, so
+        deleting its files under a live client would leave it writing to a removed database."""
         path = Path(path).expanduser()
-        for name in ("chroma", "manifest.sqlite", "manifest.sqlite-wal", "manifest.sqlite-shm"):
-            p = path / name
-            if p.is_dir():
-                shutil.rmtree(p)
-            elif p.exists():
-                p.unlink()
+        if (path / "chroma").exists():
+            client = _client(path)
+            if COLLECTION in [getattr(c, "name", c) for c in client.list_collections()]:
+                client.delete_collection(COLLECTION)
+        for name in ("manifest.sqlite", "manifest.sqlite-wal", "manifest.sqlite-shm"):
+            (path / name).unlink(missing_ok=True)
 
     def close(self) -> None:
         self.manifest.close()

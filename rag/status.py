@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ class StoreStatus:
 
 
 def _day(epoch: int | None) -> str | None:
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d") if epoch is not None else None
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d") if epoch is not None else None
 
 
 def read_status(store_dir: Path) -> StoreStatus:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import io
 import shutil
 import zlib
+from datetime import datetime
 from email.header import Header
 from email.message import EmailMessage
 from email.utils import format_datetime
-from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 

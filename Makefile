@@ -1,0 +1,40 @@
+# pdq - two commands on a fresh machine:
+#   make demo   set up, ingest sample_docs/ into a demo store, print the report and the status
+#   make test   set up, run the whole test suite (fast, slow and corpus tests) and ruff
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_ENV := PDQ_STORE=$(CURDIR)/.pdq-demo/store PDQ_NOW=2026-03-11T09:00:00 PDQ_TIMEZONE=Europe/London
+
+.PHONY: setup demo test test-fast lint sample-docs clean
+
+setup: $(VENV)/.installed
+
+# torch: the CPU wheel (torch==2.13.0) unless an NVIDIA GPU is present (then PyPI's CUDA build).
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
+		$(BIN)/pip install -q torch; else $(BIN)/pip install -q torch==2.13.0; fi
+	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
+	touch $@
+
+demo: setup
+	$(DEMO_ENV) $(BIN)/pdq ingest sample_docs
+	$(DEMO_ENV) $(BIN)/pdq status
+
+test: setup
+	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
+	$(BIN)/ruff check .
+
+test-fast: setup
+	HF_HUB_OFFLINE=1 $(BIN)/pytest -q -m "not slow and not corpus"
+
+lint: setup
+	$(BIN)/ruff check .
+
+sample-docs: setup
+	$(BIN)/python tests/make_sample_docs.py
+
+clean:
+	rm -rf $(VENV) .pdq-demo .pytest_cache .ruff_cache
