@@ -40,7 +40,7 @@ def _lookup(charset: str | None) -> str | None:
     cs = _ALIASES.get(cs, cs)
     try:
         return codecs.lookup(cs).name
-    except LookupError:
+    except (LookupError, ValueError):  # unknown, or garbage such as an embedded NUL
         return None
 
 
@@ -52,7 +52,7 @@ def decode_bytes(data: bytes, charset: str | None = None) -> tuple[str, str | No
     if name:
         try:
             return data.decode(name), None
-        except (UnicodeDecodeError, LookupError):
+        except (UnicodeError, LookupError, ValueError):
             pass
     elif not charset:
         try:
@@ -64,7 +64,7 @@ def decode_bytes(data: bytes, charset: str | None = None) -> tuple[str, str | No
     if guess:
         try:
             return data.decode(guess), f"declared {declared}; guessed {guess}"
-        except (UnicodeDecodeError, LookupError):
+        except (UnicodeError, LookupError, ValueError):
             pass
     return data.decode("utf-8", errors="replace"), f"declared {declared}; utf-8 with replacement"
 

@@ -100,7 +100,11 @@ def _part_text(part: Message, ctx: MailContext) -> str:
     if payload is None:
         raw = part.get_payload()
         payload = raw.encode("utf-8", "replace") if isinstance(raw, str) else b""
-    text, fallback = decode_bytes(payload, part.get_content_charset())
+    try:
+        charset = part.get_content_charset()
+    except Exception:  # a malformed charset parameter
+        charset = None
+    text, fallback = decode_bytes(payload, charset)
     if fallback:
         ctx.notes.append(fallback)
     return text
@@ -121,7 +125,7 @@ _ENCRYPTED_TYPES = ("application/pgp-encrypted", "application/pkcs7-mime", "appl
 
 
 def _is_attachment(part: Message) -> bool:
-    disp = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+    disp = str(part.get("Content-Disposition") or "").split(";")[0].strip().lower()
     if disp == "attachment":
         return True
     return bool(_filename(part)) and part.get_content_type() not in ("text/plain", "text/html")
@@ -308,7 +312,8 @@ def _attachment_items(part: Message, name: str, idx: int, parent: Item, ctx: Mai
 
         reason = exc.reason if isinstance(exc, ItemError) else "corrupt"
         detail = exc.detail if isinstance(exc, ItemError) else f"{type(exc).__name__}: {exc}"[:300]
-        return ParseResult(problems=[Problem(locator, reason, detail)])
+        # an empty attachment is nothing to read, not a failure
+        return ParseResult(problems=[Problem(locator, reason, detail, unsupported=reason in ("empty", "unsupported"))])
     att_id = stable_id("att", parent.item_id, name, data)
     sender = parent.meta.get("from_name") or parent.meta.get("from_addr") or "unknown sender"
     context = f'Attachment "{name}" of email from {sender}, "{parent.title}"'

@@ -1,0 +1,66 @@
+"""The pdq CLI: in-process (Typer's runner) and once for real in a subprocess."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from rag.cli import app
+
+from .conftest import ROOT, SAMPLE
+
+runner = CliRunner()
+
+
+def test_help_lists_commands():
+    r = runner.invoke(app, ["--help"])
+    assert r.exit_code == 0 and "ingest" in r.output and "status" in r.output
+
+
+def test_bad_path_is_a_one_line_error(tmp_path):
+    r = runner.invoke(app, ["ingest", "/no/such/folder", "--store", str(tmp_path / "s")])
+    assert r.exit_code == 1
+    assert r.output.strip() == "pdq: error: no such file or folder: /no/such/folder"
+
+
+def test_status_of_an_empty_store(tmp_path):
+    r = runner.invoke(app, ["status", "--store", str(tmp_path / "none")])
+    assert r.exit_code == 0 and "No pdq store" in r.output and "pdq ingest" in r.output
+
+
+def test_dry_run_json(tmp_path):
+    r = runner.invoke(app, ["ingest", str(SAMPLE / "notes"), "--dry-run", "--json", "--store", str(tmp_path / "s")])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["dry_run"] is True and data["items"]["note"]["found"] == 4 and data["chunks_planned"] > 4
+
+
+@pytest.mark.slow
+def test_ingest_then_status_with_the_real_model(tmp_path):
+    store = str(tmp_path / "s")
+    r = runner.invoke(app, ["ingest", str(SAMPLE), "--store", store, "--json"], env={"PDQ_NOW": "2026-03-11T09:00:00", "PDQ_TIMEZONE": "Europe/London"})
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["totals"]["new"] == data["totals"]["found"] > 100 and data["failed"] == []
+    r = runner.invoke(app, ["status", "--store", store, "--json"])
+    st = json.loads(r.output)
+    assert st["items"]["email"] == 49 and st["chunks"] == st["chroma_chunks"] > 100
+    assert st["embedding_model"] == "sentence-transformers/all-MiniLM-L6-v2" and st["embedding_dim"] == 384
+
+
+@pytest.mark.slow
+def test_real_subprocess_run(tmp_path):
+    """The installed console script, as a person runs it."""
+    env = {**os.environ, "PDQ_STORE": str(tmp_path / "s")}
+    exe = os.path.join(os.path.dirname(sys.executable), "pdq")
+    out = subprocess.run([exe, "ingest", str(SAMPLE / "notes"), str(SAMPLE / "todo.txt")], env=env, cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "note" in out.stdout and "failed: 0" in out.stdout
+    again = subprocess.run([exe, "ingest", str(SAMPLE / "notes"), str(SAMPLE / "todo.txt")], env=env, capture_output=True, text=True, timeout=300)
+    assert "0 embedded" in again.stdout
+    bad = subprocess.run([exe, "ingest", "/nope"], env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and bad.stderr.strip() == "pdq: error: no such file or folder: /nope" and "Traceback" not in bad.stderr
