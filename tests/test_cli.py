@@ -34,7 +34,7 @@ def test_status_of_an_empty_store(tmp_path):
 def test_dry_run_json(tmp_path):
     r = runner.invoke(app, ["ingest", str(SAMPLE / "notes"), "--dry-run", "--json", "--store", str(tmp_path / "s")])
     assert r.exit_code == 0, r.output
-    data = json.loads(r.output)
+    data = json.loads(r.stdout)
     assert data["dry_run"] is True and data["items"]["note"]["found"] == 4 and data["chunks_planned"] > 4
 
 
@@ -43,10 +43,10 @@ def test_ingest_then_status_with_the_real_model(tmp_path):
     store = str(tmp_path / "s")
     r = runner.invoke(app, ["ingest", str(SAMPLE), "--store", store, "--json"], env={"PDQ_NOW": "2026-03-11T09:00:00", "PDQ_TIMEZONE": "Europe/London"})
     assert r.exit_code == 0, r.output
-    data = json.loads(r.output)
+    data = json.loads(r.stdout)
     assert data["totals"]["new"] == data["totals"]["found"] > 100 and data["failed"] == []
     r = runner.invoke(app, ["status", "--store", store, "--json"])
-    st = json.loads(r.output)
+    st = json.loads(r.stdout)
     assert st["items"]["email"] == 49 and st["chunks"] == st["chroma_chunks"] > 100
     assert st["embedding_model"] == "sentence-transformers/all-MiniLM-L6-v2" and st["embedding_dim"] == 384
 
