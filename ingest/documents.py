@@ -41,6 +41,17 @@ _CTYPE_EXT = {
 }
 
 
+# extension -> (unstructured.partition module, function); imported only when used (slow imports)
+_PARTITIONERS = {
+    ".docx": ("docx", "partition_docx"),
+    ".pptx": ("pptx", "partition_pptx"),
+    ".xlsx": ("xlsx", "partition_xlsx"),
+    ".odt": ("odt", "partition_odt"),
+    ".rtf": ("rtf", "partition_rtf"),
+    ".epub": ("epub", "partition_epub"),
+}
+
+
 def pandoc_available() -> bool:
     if shutil.which("pandoc"):
         return True
@@ -102,6 +113,33 @@ def _check_pdf(data: bytes) -> None:
                 raise ItemError("encrypted", "the PDF forbids text extraction")
     except pikepdf.PasswordError as exc:
         raise ItemError("encrypted", "the PDF is password-protected") from exc
+    except ItemError:
+        raise
+    except Exception as exc:  # pikepdf is strict; pdfminer may still read it
+        logger.debug("pikepdf could not open the PDF (%s); trying pdfminer anyway", exc)
+
+
+def _partition(data: bytes, ext: str) -> list[Any]:
+    from .privacy import apply_offline_env, offline_spacy_for_unstructured
+
+    apply_offline_env()
+    offline_spacy_for_unstructured()
+    f = io.BytesIO(data)
+    try:
+        if ext == ".pdf":
+            return _pdf_elements(f)
+        if ext in (".html", ".htm", ".xhtml"):
+            from unstructured.partition.html import partition_html
+
+            from .decoding import decode_bytes
+            from .html_text import clean_html
+
+            return partition_html(text=clean_html(decode_bytes(data)[0]))
+        if ext in _PARTITIONERS:
+            import importlib
+
+            module, func = _PARTITIONERS[ext]
+            return getattr(importlib.import_module(f"unstructured.partition.{module}"), func)(file=f)
     except ItemError:
         raise
     except Exception as exc:  # pikepdf is strict; pdfminer may still read it

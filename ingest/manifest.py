@@ -115,35 +115,26 @@ class Manifest:
 
     def invalidate_sources_of(self, item_ids: list[str]) -> None:
         """Force a re-read of the sources these items came from (after a crash repair)."""
-        for i in range(0, len(item_ids), 500):
-            part = item_ids[i : i + 500]
-            marks = ",".join("?" * len(part))
-            self.db.execute(
-                f"UPDATE sources SET mtime_ns=-1, read_to=0 WHERE path IN (SELECT source FROM links WHERE item_id IN ({marks}))",
-                part,
-            )
+        sql = "SELECT DISTINCT source FROM links WHERE item_id IN ({marks})"
+        sources = [r[0] for r in self._rows_for(sql, item_ids)]
+        self.db.executemany("UPDATE sources SET mtime_ns=-1, read_to=0 WHERE path=?", [(s,) for s in sources])
 
     # --- items and links -------------------------------------------------------------------
+    def _rows_for(self, sql: str, ids: list[str]) -> Iterator[tuple]:
+        """Run ``sql`` (with one ``{marks}`` placeholder list) over ``ids`` in SQLite-sized parts."""
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            yield from self.db.execute(sql.format(marks=",".join("?" * len(part))), part)
+
     def item_hashes(self, item_ids: list[str]) -> dict[str, tuple[str, int]]:
-        out: dict[str, tuple[str, int]] = {}
-        for i in range(0, len(item_ids), 500):
-            part = item_ids[i : i + 500]
-            marks = ",".join("?" * len(part))
-            for iid, h, n in self.db.execute(
-                f"SELECT item_id, content_hash, n_chunks FROM items WHERE item_id IN ({marks})", part
-            ):
-                out[iid] = (h, n)
-        return out
+        """item id -> (content hash, number of chunks) for the stored ones among ``item_ids``."""
+        sql = "SELECT item_id, content_hash, n_chunks FROM items WHERE item_id IN ({marks})"
+        return {iid: (h, n) for iid, h, n in self._rows_for(sql, item_ids)}
 
     def item_info(self, item_ids: list[str]) -> dict[str, tuple[str, int]]:
         """item id -> (kind, number of chunks) for the stored ones among ``item_ids``."""
-        out: dict[str, tuple[str, int]] = {}
-        for i in range(0, len(item_ids), 500):
-            part = item_ids[i : i + 500]
-            marks = ",".join("?" * len(part))
-            for iid, kind, n in self.db.execute(f"SELECT item_id, kind, n_chunks FROM items WHERE item_id IN ({marks})", part):
-                out[iid] = (kind, n)
-        return out
+        sql = "SELECT item_id, kind, n_chunks FROM items WHERE item_id IN ({marks})"
+        return {iid: (kind, n) for iid, kind, n in self._rows_for(sql, item_ids)}
 
     def has_link(self, item_id: str, source: str, locator: str) -> bool:
         return self.db.execute("SELECT 1 FROM links WHERE item_id=? AND source=? AND locator=?",

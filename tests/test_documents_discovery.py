@@ -77,3 +77,12 @@ def test_thunderbird_profile_and_sniffing(tmp_path):
     assert found["notes.txt"][0] == "note"
     assert found["photo.jpg"][0] == "unsupported"
     assert classify(tmp_path / "photo.jpg") == "unsupported"
+
+
+@pytest.mark.parametrize("name,needle", [
+    ("fake.odt", "Lorem ipsum"), ("fake-doc.rtf", "My first paragraph"), ("fake-power-point.pptx", "bullet"),
+    ("emoji.xlsx", "🤠"), ("fake.docx", "Lorem ipsum"),
+])
+def test_office_formats_from_the_corpus(corpus: Path, name, needle):
+    blocks = parse_document_file(corpus / "docs/unstructured-example-docs/example-docs" / name)
+    assert needle in " ".join(b.text for b in blocks)
