@@ -142,52 +142,6 @@ def _partition(data: bytes, ext: str) -> list[Any]:
             return getattr(importlib.import_module(f"unstructured.partition.{module}"), func)(file=f)
     except ItemError:
         raise
-    except Exception as exc:  # pikepdf is strict; pdfminer may still read it
-        logger.debug("pikepdf could not open the PDF (%s); trying pdfminer anyway", exc)
-
-
-def _partition(data: bytes, ext: str) -> list[Any]:
-    from .privacy import apply_offline_env, offline_spacy_for_unstructured
-
-    apply_offline_env()
-    offline_spacy_for_unstructured()
-    f = io.BytesIO(data)
-    try:
-        if ext == ".pdf":
-            return _pdf_elements(f)
-        if ext == ".docx":
-            from unstructured.partition.docx import partition_docx
-
-            return partition_docx(file=f)
-        if ext == ".pptx":
-            from unstructured.partition.pptx import partition_pptx
-
-            return partition_pptx(file=f)
-        if ext == ".xlsx":
-            from unstructured.partition.xlsx import partition_xlsx
-
-            return partition_xlsx(file=f)
-        if ext in (".html", ".htm", ".xhtml"):
-            from unstructured.partition.html import partition_html
-
-            from .decoding import decode_bytes
-            from .html_text import clean_html
-
-            return partition_html(text=clean_html(decode_bytes(data)[0]))
-        if ext == ".odt":
-            from unstructured.partition.odt import partition_odt
-
-            return partition_odt(file=f)
-        if ext == ".rtf":
-            from unstructured.partition.rtf import partition_rtf
-
-            return partition_rtf(file=f)
-        if ext == ".epub":
-            from unstructured.partition.epub import partition_epub
-
-            return partition_epub(file=f)
-    except ItemError:
-        raise
     except Exception as exc:
         msg = str(exc).lower()
         if "password" in msg or "encrypt" in msg:
