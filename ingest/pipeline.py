@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +72,14 @@ class _Run:
         self.finished: list[_Pending] = []
         self.files_total = 0
         self.flush_seconds = 0.0  # time spent in flush(), kept out of the parse timing
+        self.changed = False  # chunks written, deleted or re-labelled in this run
+
+    def will_change(self) -> None:
+        """Before the first write of a run: a new content generation, so a BM25 index built
+        before it is known to be stale even if this run is killed before it rebuilds it."""
+        if not self.changed and self.store is not None:
+            self.store.manifest.set_meta(content_generation=uuid.uuid4().hex)
+            self.changed = True
 
     @property
     def chunker(self) -> Chunker:
@@ -183,6 +192,8 @@ class _Run:
             vectors = []
         t0 = time.perf_counter()
         ids = [it.item_id for it, *_ in write]
+        if write or moved:
+            self.will_change()
         with m.transaction():
             m.mark_pending(ids, "write")
         updated = [it.item_id for it, _, upd, _ in chunks if upd]
@@ -205,6 +216,8 @@ class _Run:
         for it in moved:
             where = {k: it.meta[k] for k in ("path", "locator", "folder") if it.meta.get(k)}
             self.store.update_metadata(m.chunk_ids([it.item_id]), where)
+        if multi_folder:
+            self.will_change()
         for iid in multi_folder:
             self.store.update_metadata(m.chunk_ids([iid]), {"folders": "; ".join(m.folders_of(iid))})
         self.report.chunks_embedded += len(flat)
@@ -233,6 +246,7 @@ class _Run:
             return
         m = self.store.manifest
         info = m.item_info(ids)
+        self.will_change()
         with m.transaction():
             m.mark_pending(ids, "delete")
         self.store.delete_items(ids)
@@ -269,6 +283,17 @@ def _starts_message(path: Path, offset: int) -> bool:
         return f.read(5) == b"From "
 
 
+def sync_keyword_index(store: Store) -> None:
+    """Rebuild the BM25 index when the store changed since it was built (or it is missing)."""
+    from . import keyword_index
+
+    generation = store.manifest.get_meta("content_generation")
+    if generation is None:
+        generation = uuid.uuid4().hex
+        store.manifest.set_meta(content_generation=generation)
+    keyword_index.sync(store.path, store.collection, generation)
+
+
 def repair(store: Store) -> int:
     """Undo writes left half-done by a killed run; their sources will be read again."""
     m = store.manifest
@@ -276,6 +301,7 @@ def repair(store: Store) -> int:
     if not ids:
         return 0
     logger.warning("repairing %d items left pending by an interrupted run", len(ids))
+    m.set_meta(content_generation=uuid.uuid4().hex)
     store.delete_items(ids)
     with m.transaction():
         m.invalidate_sources_of(ids)
@@ -323,6 +349,9 @@ def ingest_paths(paths: Iterable[str | Path], settings: Settings, *, rebuild: bo
             known: dict[str, SourceState] = store.manifest.sources_under(roots)
             _run_sources(run, roots, store_dir, known)
             store.manifest.set_meta(last_sync=time.time())
+            t0 = time.perf_counter()
+            sync_keyword_index(store)
+            report.timings["index"] += time.perf_counter() - t0
         finally:
             store.close()
     report.seconds = time.perf_counter() - t_start

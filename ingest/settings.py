@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from platformdirs import user_config_dir, user_data_dir
+from platformdirs import user_cache_dir, user_config_dir, user_data_dir
 from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -109,18 +109,96 @@ class Settings(BaseSettings):
         description="Pretend the current time is this (ISO 8601); for reproducible demos/tests.",
     )
 
+    # --- retrieval -----------------------------------------------------------------------
+    retrieval_mode: str = Field(
+        "hybrid", description="'hybrid' (dense + BM25 fused by reciprocal rank), 'dense' or 'bm25'."
+    )
+    top_k: int = Field(6, ge=1, le=50, description="Sources given to the model (context blocks).")
+    candidates: int = Field(30, ge=5, description="Hits taken from each retriever before fusion.")
+    per_group: int = Field(
+        2, ge=1, description="At most this many chunks per mail thread, event series or file."
+    )
+    kind_boost: float = Field(
+        0.3, ge=0, description="Fused-score boost for kinds a question favours (events for "
+        "'meeting', to-dos for 'task')."
+    )
+    min_relevance: float = Field(
+        0.25, description="If no chunk is at least this similar to the question (cosine), the "
+        "answer is \"I don't know\" without asking the model."
+    )
+    reranker_model: str = Field(
+        "", description="sentence-transformers CrossEncoder name or local path; empty = no "
+        "reranking (none ships offline on PyPI)."
+    )
+    rerank_candidates: int = Field(20, ge=1, description="Fused hits the reranker rescores.")
+
+    # --- generation ----------------------------------------------------------------------
+    llm_backend: str = Field(
+        "transformers", description="'transformers' (a local model), or 'extractive' (no model: "
+        "quotes the best passages)."
+    )
+    llm_model: str = Field(
+        "auto", description="Hugging Face model id or local path for the transformers backend. "
+        "'auto': meta-llama/Llama-2-7b-chat-hf when a CUDA GPU is present and its weights are on "
+        "disk, else the packaged SmolLM2-135M-Instruct (CPU). 'smollm2' forces the packaged one."
+    )
+    llm_device: str = Field("auto", description="'auto', 'cpu', 'cuda', 'cuda:1'...")
+    llm_dtype: str = Field(
+        "auto", description="'auto' (bfloat16/float16 on GPU, float32 on CPU), 'bfloat16', "
+        "'float16', 'float32'."
+    )
+    llm_quantize: str = Field("none", description="'none', '4bit' or '8bit' (bitsandbytes, GPU only).")
+    llm_compile: bool = Field(
+        False, description="Static KV cache + torch.compile for faster decoding (GPU; slow first call)."
+    )
+    llm_max_new_tokens: int = Field(200, ge=8, description="Answer budget in tokens.")
+    llm_context_tokens: int = Field(
+        0, ge=0, description="Prompt + answer window in tokens; 0 = the model's own (4,096 for "
+        "Llama 2), capped at 2,048 on CPU."
+    )
+    model_cache: Path = Field(
+        default_factory=lambda: Path(user_cache_dir("pdq", appauthor=False)) / "models",
+        description="Where converted models are cached (the packaged SmolLM2 GGUF → transformers).",
+    )
+    llm_verify: bool = Field(
+        True, description="Check that numbers and dates in a model's answer occur in its sources; "
+        "a tiny model's unsupported answer is replaced by the quoted passages."
+    )
+    history_turns: int = Field(3, ge=0, description="Previous turns a follow-up question may use.")
+
     # --- logging -------------------------------------------------------------------------
     debug: bool = Field(
         False, description="Verbose logs; message bodies may appear in logs only when set."
     )
 
-    @field_validator("store", mode="before")
+    @field_validator("store", "model_cache", mode="before")
     @classmethod
     def _expand_store(cls, v: Any) -> Any:
         if isinstance(v, str):
             return Path(os.path.expandvars(v)).expanduser()
         if isinstance(v, Path):
             return v.expanduser()
+        return v
+
+    @field_validator("retrieval_mode")
+    @classmethod
+    def _check_mode(cls, v: str) -> str:
+        if v not in ("hybrid", "dense", "bm25"):
+            raise ValueError("use 'hybrid', 'dense' or 'bm25'")
+        return v
+
+    @field_validator("llm_backend")
+    @classmethod
+    def _check_backend(cls, v: str) -> str:
+        if v not in ("transformers", "extractive"):
+            raise ValueError("use 'transformers' or 'extractive'")
+        return v
+
+    @field_validator("llm_quantize")
+    @classmethod
+    def _check_quant(cls, v: str) -> str:
+        if v not in ("none", "4bit", "8bit"):
+            raise ValueError("use 'none', '4bit' or '8bit'")
         return v
 
     @field_validator("timezone")

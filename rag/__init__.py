@@ -3,7 +3,9 @@
 from ingest.errors import PdqError
 from ingest.settings import Settings, load_settings
 
+from .answer import Answer, Source
 from .assistant import Assistant
+from .filters import Filters
 from .status import StoreStatus
 
-__all__ = ["Assistant", "PdqError", "Settings", "StoreStatus", "load_settings"]
+__all__ = ["Answer", "Assistant", "Filters", "PdqError", "Settings", "Source", "StoreStatus", "load_settings"]

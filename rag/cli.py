@@ -105,6 +105,144 @@ def status(store: StoreOpt = None, as_json: JsonOpt = False, debug: DebugOpt = F
     typer.echo(json.dumps(st.to_dict(), indent=2) if as_json else str(st))
 
 
+NowOpt = Annotated[str | None, typer.Option("--now", help="Pretend it is this time (ISO 8601), for relative dates.")]
+BackendOpt = Annotated[str | None, typer.Option("--backend", help="'transformers' (local model) or 'extractive' (no model).")]
+SinceOpt = Annotated[str | None, typer.Option("--since", help="Only items dated on/after this day (YYYY-MM-DD).")]
+UntilOpt = Annotated[str | None, typer.Option("--until", help="Only items dated on/before this day (YYYY-MM-DD).")]
+KindOpt = Annotated[list[str] | None, typer.Option("--kind", help="Only these kinds (email, attachment, event, todo, note, document); repeatable.")]
+SenderOpt = Annotated[str | None, typer.Option("--from", help="Only mail from this sender (name or address).")]
+KOpt = Annotated[int | None, typer.Option("-k", help="How many sources to use.")]
+ModeOpt = Annotated[str | None, typer.Option("--mode", help="Retrieval: hybrid (default), dense or bm25.")]
+
+
+def _filters(since: str | None, until: str | None, kind: list[str] | None, sender: str | None) -> dict[str, Any] | None:
+    f: dict[str, Any] = {k: v for k, v in {"since": since, "until": until, "kinds": kind or None, "sender": sender}.items() if v}
+    return f or None
+
+
+def _print_sources(sources: list[Any], scores: bool = False) -> None:
+    for s in sources:
+        mark = f"[{s.n}]" if s.n else " - "
+        extra = "  " + " ".join(f"{k}={v:.3f}" for k, v in s.scores.items()) if scores and s.scores else ""
+        typer.echo(f"  {mark} {s.kind:<10} {s.header()}{extra}")
+        if s.path:
+            typer.echo(f"        {s.path}")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question, in quotes.")],
+    store: StoreOpt = None, now: NowOpt = None, backend: BackendOpt = None, since: SinceOpt = None, until: UntilOpt = None,
+    kind: KindOpt = None, sender: SenderOpt = None, k: KOpt = None, mode: ModeOpt = None,
+    as_json: JsonOpt = False, debug: DebugOpt = False,
+) -> None:
+    """Answer a question from your store, streaming the answer, then its sources."""
+    _setup_logging(debug)
+    try:
+        a = _assistant(store, debug, now=now)
+        answer = None
+        for piece in a.stream(question, filters=_filters(since, until, kind, sender), k=k, mode=mode, backend=backend):
+            if isinstance(piece, str):
+                if not as_json:
+                    typer.echo(piece, nl=False)
+            else:
+                answer = piece
+    except PdqError as exc:
+        _fail(exc, debug)
+        return
+    assert answer is not None
+    if as_json:
+        typer.echo(json.dumps(answer.to_dict(), indent=2, default=str))
+        return
+    typer.echo("")
+    for w in answer.warnings:
+        typer.echo(f"note: {w}", err=True)
+    if answer.filters:
+        typer.echo("\nfilters: " + ", ".join(f"{k2}: {v}" for k2, v in answer.filters.items()))
+    if answer.sources:
+        typer.echo("\nsources:")
+        _print_sources(answer.sources)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    store: StoreOpt = None, now: NowOpt = None, since: SinceOpt = None, until: UntilOpt = None, kind: KindOpt = None,
+    sender: SenderOpt = None, k: Annotated[int, typer.Option("-k", help="How many results.")] = 10, mode: ModeOpt = None,
+    as_json: JsonOpt = False, debug: DebugOpt = False,
+) -> None:
+    """Ranked sources for a query, with scores and the filters applied (no language model)."""
+    _setup_logging(debug)
+    try:
+        a = _assistant(store, debug, now=now)
+        when = a._now(None)
+        from .filters import from_user
+
+        plan = a.retriever.plan(query, when, from_user(_filters(since, until, kind, sender), a.settings.timezone))
+        found = a.retriever.search(plan, now=when, k=k, mode=mode)
+    except PdqError as exc:
+        _fail(exc, debug)
+        return
+    if as_json:
+        typer.echo(json.dumps({"query": query, "filters": plan.filters.describe(), "timings": found.timings,
+                               "sources": [s.to_dict() for s in found.sources]}, indent=2, default=str))
+        return
+    desc = plan.filters.describe()
+    typer.echo(f"filters: {', '.join(f'{k2}: {v}' for k2, v in desc.items()) if desc else 'none'}")
+    for i, s in enumerate(found.sources, 1):
+        s.n = i
+    _print_sources(found.sources, scores=True)
+    if not found.sources:
+        typer.echo("no results")
+
+
+@app.command()
+def chat(store: StoreOpt = None, now: NowOpt = None, backend: BackendOpt = None, debug: DebugOpt = False) -> None:
+    """An interactive conversation: follow-up questions use the earlier turns. Empty line or Ctrl-D quits."""
+    _setup_logging(debug)
+    try:
+        a = _assistant(store, debug, now=now)
+        history: list[Any] = []
+        while True:
+            try:
+                q = input("you> ").strip()
+            except EOFError:
+                break
+            if not q:
+                break
+            typer.echo("pdq> ", nl=False)
+            for piece in a.stream(q, history=history, backend=backend):
+                if isinstance(piece, str):
+                    typer.echo(piece, nl=False)
+                else:
+                    typer.echo("")
+                    for s in piece.cited[:5] or piece.sources[:3]:
+                        typer.echo(f"      [{s.n}] {s.header()}")
+                    history.append(piece)
+    except PdqError as exc:
+        _fail(exc, debug)
+
+
+@app.command(name="eval")
+def eval_(
+    file: Annotated[Path, typer.Argument(help="Questions (JSON lines), e.g. sample_docs/questions.jsonl.")],
+    store: StoreOpt = None, now: Annotated[str, typer.Option("--now", help="The questions' 'now'.")] = "2026-03-11T09:00:00",
+    backend: BackendOpt = None, no_answers: Annotated[bool, typer.Option("--no-answers", help="Retrieval metrics only.")] = False,
+    as_json: JsonOpt = False, debug: DebugOpt = False,
+) -> None:
+    """Recall@1/5/10 and MRR per category for dense, BM25 and hybrid retrieval; answer quality."""
+    _setup_logging(debug)
+    try:
+        from .evaluation import evaluate, format_table, load_questions
+
+        a = _assistant(store, debug)
+        result = evaluate(a, load_questions(file), now=now, backend=backend, answers=not no_answers)
+    except PdqError as exc:
+        _fail(exc, debug)
+        return
+    typer.echo(json.dumps(result, indent=2, default=str) if as_json else format_table(result))
+
+
 def main() -> None:
     app()
 

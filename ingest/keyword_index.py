@@ -1,0 +1,161 @@
+"""The BM25 keyword index over the same chunks as the Chroma collection (for hybrid search).
+
+Built with ``bm25s`` (sparse matrices, fast) from the chunk texts in Chroma, English stopwords
+and a Snowball stemmer, and saved in ``<store>/bm25/`` with the chunk ids and the few metadata
+fields that filters use (kind, date, sender, thread...), so keyword hits can be filtered exactly
+like vector hits without asking Chroma.
+
+Kept in sync by ingest: every write or delete bumps the manifest's ``content_generation``; at the
+end of a run that changed anything the index is rebuilt (bm25s has no incremental update; a
+rebuild of 30,000 chunks takes a few seconds). A reader that finds a stale or missing index
+rebuilds it in memory, so search never uses an index that disagrees with the store.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+INDEX_DIR = "bm25"
+FILTER_FIELDS = ("item_id", "kind", "date", "thread_id", "from_name", "from_addr", "folder", "done",
+                 "path", "title")
+PAGE = 5000
+
+
+def _stemmer() -> Any:
+    try:
+        import Stemmer
+
+        return Stemmer.Stemmer("english")
+    except ImportError:  # PyStemmer is a dependency; stay usable without it
+        return None
+
+
+def tokenize(texts: list[str], stemmer: Any) -> list[list[str]]:
+    import bm25s
+
+    return bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, return_ids=False, show_progress=False)
+
+
+@dataclass
+class KeywordIndex:
+    """A loaded BM25 index: ``ids[i]`` and ``meta[i]`` describe document ``i``."""
+
+    retriever: Any
+    ids: list[str]
+    meta: list[dict]
+    generation: str
+    stemmer: Any
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def search(self, query: str, k: int, mask: Any = None) -> list[tuple[str, float]]:
+        """Top ``k`` chunk ids with BM25 scores; ``mask`` (bool array) limits the documents."""
+        import numpy as np
+
+        if not self.ids:
+            return []
+        tokens = tokenize([query], self.stemmer)
+        vocab = self.retriever.vocab_dict
+        tokens = [[t for t in tokens[0] if t in vocab]]
+        if not tokens[0]:
+            return []
+        if mask is not None and not mask.any():
+            return []
+        k = min(k, len(self.ids))
+        weight = None if mask is None else mask.astype(np.float32)
+        docs, scores = self.retriever.retrieve(tokens, k=k, show_progress=False, weight_mask=weight, n_threads=1)
+        return [(self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+
+
+def _read_all(collection: Any) -> tuple[list[str], list[str], list[dict]]:
+    ids: list[str] = []
+    docs: list[str] = []
+    metas: list[dict] = []
+    offset = 0
+    while True:
+        got = collection.get(include=["documents", "metadatas"], limit=PAGE, offset=offset)
+        if not got["ids"]:
+            break
+        ids += got["ids"]
+        docs += [d or "" for d in got["documents"]]
+        metas += [{k: m.get(k) for k in FILTER_FIELDS if m and m.get(k) is not None} for m in got["metadatas"]]
+        offset += len(got["ids"])
+    return ids, docs, metas
+
+
+def build(collection: Any, generation: str) -> KeywordIndex:
+    """Index every chunk in the collection."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on itself
+    t0 = time.perf_counter()
+    ids, docs, metas = _read_all(collection) if collection is not None else ([], [], [])
+    stemmer = _stemmer()
+    retriever = bm25s.BM25()
+    if docs:
+        tokens = bm25s.tokenize(docs, stopwords="en", stemmer=stemmer, show_progress=False)
+        retriever.index(tokens, show_progress=False)  # keeps tokens.vocab as vocab_dict
+    else:
+        retriever.vocab_dict = {}
+    logger.info("built the BM25 index of %d chunks in %.1fs", len(ids), time.perf_counter() - t0)
+    return KeywordIndex(retriever, ids, metas, generation, stemmer)
+
+
+def save(index: KeywordIndex, store: Path) -> None:
+    """Write atomically: a reader sees the old index or the new one, never half of one."""
+    final = store / INDEX_DIR
+    tmp = store / f".{INDEX_DIR}.tmp{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(mode=0o700)
+    if index.ids:
+        index.retriever.save(str(tmp), show_progress=False)
+    (tmp / "chunks.json").write_text(json.dumps(
+        {"generation": index.generation, "ids": index.ids, "meta": index.meta}),
+        encoding="utf-8")
+    old = store / f".{INDEX_DIR}.old{os.getpid()}"
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def load(store: Path) -> KeywordIndex | None:
+    """The saved index, or None when there is none or it cannot be read."""
+    import bm25s
+
+    d = store / INDEX_DIR
+    try:
+        data = json.loads((d / "chunks.json").read_text(encoding="utf-8"))
+        if data["ids"]:
+            logging.getLogger("bm25s").setLevel(logging.WARNING)
+            retriever = bm25s.BM25.load(str(d), show_progress=False, mmap=False)
+        else:
+            retriever = bm25s.BM25()
+            retriever.vocab_dict = {}
+    except (OSError, ValueError, KeyError) as exc:
+        logger.info("no usable BM25 index in %s (%s)", d, exc)
+        return None
+    return KeywordIndex(retriever, data["ids"], data["meta"], data["generation"], _stemmer())
+
+
+def sync(store_path: Path, collection: Any, generation: str) -> KeywordIndex:
+    """Make sure the saved index matches ``generation``; rebuild and save it when not."""
+    current = load(store_path)
+    if current is not None and current.generation == generation:
+        return current
+    index = build(collection, generation)
+    try:
+        save(index, store_path)
+    except OSError as exc:  # a read-only store still searches, from memory
+        logger.warning("could not save the BM25 index in %s: %s", store_path, exc)
+    return index

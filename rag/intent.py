@@ -1,0 +1,137 @@
+"""What a question asks for, read with rules (no model): a time range, the kinds of item it
+favours, a sender, and whether it wants a listing from metadata (a schedule, the open to-dos)
+or the current state of a thread.
+
+    >>> plan = analyze("What did Anna say about the budget last week?", now, senders)
+    >>> plan.filters.describe()
+    {'dates': '2026-03-02 to 2026-03-08', 'from': 'Anna Lee'}
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .dates import find_time_range, strip_phrase
+from .filters import Filters
+
+CALENDAR_WORDS = re.compile(r"\b(meeting|meetings|schedule[sd]?|calendar|appointments?|agenda|events?|"
+                            r"diary|booked|busy|free|plans?|when is|when's|what time)\b", re.I)
+SCHEDULE_ASK = re.compile(r"\b(what'?s on|what is on|on my (calendar|schedule|agenda|diary)|my (calendar|schedule|"
+                          r"agenda|diary)|what do i have|what have i got|am i (busy|free)|any (plans|meetings|events)|"
+                          r"what'?s (happening|planned|coming up)|what is (happening|planned|coming up)|"
+                          r"(list|show) (my )?(events|meetings|appointments))\b", re.I)
+TODO_WORDS = re.compile(r"\b(to-?dos?|to do list|to-do list|tasks?|open items|action items|checklist|"
+                        r"need to do|have to do|still (need|have) to)\b", re.I)
+TODO_OPEN = re.compile(r"\b(open|still|left|outstanding|pending|unfinished|remaining|not done|need to do|"
+                       r"have to do|on my to-?do|to-?do list|what are my|which|list|show)\b", re.I)
+CURRENT_STATE = re.compile(r"\b(now|current(ly)?|latest|still|final(ly)?|moved|rescheduled|changed|new (date|time)|"
+                           r"in the end|settled|confirmed|decided)\b", re.I)
+SENDER_PATTERNS = [
+    re.compile(r"\bfrom ([A-Z][\w'.-]+(?: [A-Z][\w'.-]+)?)"),
+    re.compile(r"\b(?:did|has|have|had) ([A-Z][\w'.-]+) (?:say|said|write|wrote|send|sent|mention|ask|tell|reply|suggest|want|propose)"),
+    re.compile(r"\b([A-Z][\w'.-]+) (?:said|says|wrote|writes|sent|mentioned|asked|told|replied|suggested|proposed|wants)\b"),
+    re.compile(r"\b([A-Z][\w'.-]+)'s (?:e-?mails?|mails?|messages?|reply|note|last (?:e-?mail|message))"),
+]
+NOT_NAMES = {"i", "me", "my", "you", "we", "they", "he", "she", "it", "the", "a", "what", "when", "who", "which",
+             "how", "where", "why", "did", "is", "are", "was", "mum", "dad", "sam"}
+GENERAL_WORDS = set("""what whats what's is are am on my the a an any do i have got there events event meetings meeting
+calendar schedule agenda diary happening planned coming up for in at of list show me tell about busy free plans plan
+anything things something which to-do to-dos todo todos to do list tasks task open items still left outstanding
+pending unfinished remaining not done need have to on how many please my our week weekend day today tomorrow
+""".split())
+
+
+@dataclass
+class Plan:
+    """The reading of one question."""
+
+    question: str
+    search_text: str
+    filters: Filters
+    favour_kinds: tuple[str, ...] = ()
+    listing: str = ""  # "", "schedule" or "todos"
+    current_state: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+class SenderDirectory:
+    """Names and addresses as stored, so "Anna" in a question finds anna.lee@northwind.example."""
+
+    def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
+        self.by_token: dict[str, set[str]] = defaultdict(set)
+        self.names: dict[str, str] = {}
+        for name, addr in pairs:
+            if not addr:
+                continue
+            addr = addr.lower()
+            self.names.setdefault(addr, name or addr)
+            for tok in re.findall(r"[\w'-]+", f"{name} {addr.split('@')[0]}".lower()):
+                if len(tok) > 1:
+                    self.by_token[tok].add(addr)
+            self.by_token[addr].add(addr)
+
+    def resolve(self, who: str) -> tuple[str, ...]:
+        """Addresses for a name, first name, surname or address (all words must match)."""
+        toks = [t for t in re.findall(r"[\w'@.-]+", who.lower()) if t]
+        if not toks:
+            return ()
+        found: set[str] | None = None
+        for t in toks:
+            hits = self.by_token.get(t, set())
+            found = hits if found is None else found & hits
+        return tuple(sorted(found or ()))
+
+    def label(self, addrs: Iterable[str]) -> str:
+        return ", ".join(sorted({self.names.get(a, a) for a in addrs}))
+
+
+def _content_words(text: str) -> list[str]:
+    return [w for w in re.findall(r"[\w'-]+", text.lower()) if w not in GENERAL_WORDS and not w.isdigit()]
+
+
+def analyze(question: str, now: datetime, senders: SenderDirectory | None = None,
+            base: Filters | None = None) -> Plan:
+    """Read ``question`` at ``now``. ``base`` filters (from the caller) win over what the question
+    implies: a date range given explicitly is not replaced by one found in the text."""
+    base = base or Filters()
+    filters = base
+    tr = find_time_range(question, now)
+    search = strip_phrase(question, tr) if tr else question
+    notes: list[str] = []
+    if tr is not None and base.time is None:
+        filters = filters.with_(time=tr, time_from_question=True)
+        notes.append(f"time: {tr.phrase!r} → {tr.label()}")
+
+    favour: list[str] = []
+    if CALENDAR_WORDS.search(question):
+        favour.append("event")
+    if TODO_WORDS.search(question):
+        favour.append("todo")
+
+    if senders is not None and not base.senders:
+        for pat in SENDER_PATTERNS:
+            m = pat.search(question)
+            if not m or m.group(1).lower() in NOT_NAMES:
+                continue
+            addrs = senders.resolve(m.group(1))
+            if addrs:
+                filters = filters.with_(senders=addrs, sender_label=senders.label(addrs), sender_from_question=True)
+                notes.append(f"sender: {m.group(1)!r} → {', '.join(addrs)}")
+                break
+
+    listing = ""
+    leftover = _content_words(search)
+    if filters.time is not None and SCHEDULE_ASK.search(question) and len(leftover) <= 1 and not filters.senders:
+        listing = "schedule"
+    elif TODO_WORDS.search(question) and TODO_OPEN.search(question) and len(leftover) <= 1:
+        listing = "todos"
+    if listing == "schedule" and not base.kinds:
+        filters = filters.with_(kinds=("event",))
+    if listing == "todos":
+        filters = filters.with_(kinds=base.kinds or ("todo",), open_todos=True)
+    return Plan(question=question, search_text=search or question, filters=filters, favour_kinds=tuple(favour),
+                listing=listing, current_state=bool(CURRENT_STATE.search(question)), notes=notes)

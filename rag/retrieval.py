@@ -1,0 +1,325 @@
+"""Retrieval: from a question to the best few sources.
+
+The chain (langchain-core runnables):
+
+    plan ─┬─ dense:   Chroma through langchain-chroma, metadata ``where`` filters ─┐
+          └─ keyword: BM25 (bm25s) over the same chunks, the same filters ───────┴─ RRF fusion
+      → favoured kinds boosted → optional cross-encoder rerank → grouped per thread / file
+        (at most ``per_group`` chunks each; in a mail thread the latest message comes first, and
+        is fetched when it was not retrieved) → relevance gate → top k :class:`Source` objects.
+
+Listings (a schedule over a range, the open to-dos) come straight from the metadata, in time
+order, without ranking: :meth:`Retriever.listing`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ingest.embedding import Embedder
+from ingest.errors import ConfigError, ModelUnavailableError
+from ingest.settings import Settings
+from ingest.store import COLLECTION, Store
+
+from .answer import Source
+from .filters import Filters
+from .intent import Plan, SenderDirectory, analyze
+
+logger = logging.getLogger(__name__)
+
+MODES = ("dense", "bm25", "hybrid")
+RRF_K = 60
+
+
+def embeddings_for_langchain(embedder: Embedder) -> Any:
+    """pdq's embedder as a LangChain ``Embeddings`` (one model for ingest and queries)."""
+    from langchain_core.embeddings import Embeddings
+
+    class PdqEmbeddings(Embeddings):
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            return embedder.embed(list(texts))
+
+        def embed_query(self, text: str) -> list[float]:
+            return embedder.embed([text])[0]
+
+    return PdqEmbeddings()
+
+
+@dataclass
+class Candidate:
+    chunk_id: str
+    text: str | None
+    meta: dict[str, Any] | None
+    scores: dict[str, float] = field(default_factory=dict)
+    score: float = 0.0
+
+
+@dataclass
+class Retrieval:
+    """What one search found, and how long each stage took."""
+
+    plan: Plan
+    sources: list[Source]
+    timings: dict[str, float]
+    best_dense: float | None = None
+    gated: bool = False  # nothing was relevant enough: the answer should be "I don't know"
+
+
+class Retriever:
+    """Hybrid retrieval over one store. Thread-safe for queries; loads its indexes lazily."""
+
+    def __init__(self, store: Store, embedder: Embedder, settings: Settings) -> None:
+        from langchain_chroma import Chroma
+
+        self.store = store
+        self.embedder = embedder
+        self.settings = settings
+        self.vectorstore = Chroma(client=store.client, collection_name=COLLECTION,
+                                  embedding_function=embeddings_for_langchain(embedder),
+                                  create_collection_if_not_exists=False)
+        self._keyword: Any = None
+        self._senders: SenderDirectory | None = None
+        self._reranker: Any = None
+        self._lock = threading.Lock()
+        self._chain = self._build_chain()
+
+    # --- indexes ------------------------------------------------------------------------------
+    @property
+    def keyword(self) -> Any:
+        """The BM25 index, loaded once and reloaded only when an ingest changed the store."""
+        from ingest import keyword_index
+
+        generation = self.store.manifest.get_meta("content_generation") or ""
+        with self._lock:
+            if self._keyword is None or self._keyword.generation != generation:
+                idx = keyword_index.load(self.store.path)
+                if idx is None or idx.generation != generation:
+                    idx = keyword_index.build(self.store.collection, generation)
+                self._keyword = idx
+                self._senders = None
+            return self._keyword
+
+    @property
+    def senders(self) -> SenderDirectory:
+        kw = self.keyword
+        if self._senders is None:
+            self._senders = SenderDirectory({(m.get("from_name", ""), m.get("from_addr", "")) for m in kw.meta})
+        return self._senders
+
+    @property
+    def reranker(self) -> Any:
+        if self._reranker is None and self.settings.reranker_model:
+            from sentence_transformers import CrossEncoder
+
+            from ingest.embedding import resolve_model_path
+
+            try:
+                self._reranker = CrossEncoder(resolve_model_path(self.settings.reranker_model), device="cpu")
+            except Exception as exc:
+                raise ModelUnavailableError(
+                    f"cannot load reranker {self.settings.reranker_model!r} ({type(exc).__name__}: {exc}); "
+                    "set PDQ_RERANKER_MODEL to a local sentence-transformers CrossEncoder path, or leave it empty"
+                ) from exc
+        return self._reranker
+
+    # --- planning -----------------------------------------------------------------------------
+    def plan(self, question: str, now: datetime, filters: Filters | None = None) -> Plan:
+        base = filters or Filters()
+        if base.senders:  # "anna" from the page → the stored addresses
+            addrs: list[str] = []
+            for s in base.senders:
+                addrs += [s.lower()] if "@" in s else list(self.senders.resolve(s))
+            if not addrs:
+                raise ConfigError(f"no sender matches {', '.join(base.senders)!r} in this store")
+            base = base.with_(senders=tuple(sorted(set(addrs))), sender_label=self.senders.label(addrs))
+        return analyze(question, now, self.senders, base)
+
+    # --- the chain ----------------------------------------------------------------------------
+    def _build_chain(self) -> Any:
+        from langchain_core.runnables import RunnableLambda, RunnableParallel
+
+        return (
+            RunnableParallel(dense=RunnableLambda(self._dense), keyword=RunnableLambda(self._bm25),
+                             q=RunnableLambda(lambda q: q))
+            | RunnableLambda(self._fuse)
+        )
+
+    def _dense(self, q: dict) -> list[Candidate]:
+        if q["mode"] == "bm25":
+            return []
+        t0 = time.perf_counter()
+        vec = self.embedder.embed([q["plan"].search_text])[0]
+        q["timings"]["embed_query"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        where = q["plan"].filters.where()
+        try:
+            hits = self.vectorstore.similarity_search_by_vector_with_relevance_scores(vec, k=q["n"], filter=where)
+        except Exception as exc:  # Chroma raises when k exceeds a tiny filtered set on some versions
+            logger.debug("dense search failed (%s); retrying with k=1..", exc)
+            hits = []
+        q["timings"]["dense"] = time.perf_counter() - t0
+        return [Candidate(d.id or "", d.page_content, d.metadata, {"dense": 1.0 - float(dist)}) for d, dist in hits]
+
+    def _bm25(self, q: dict) -> list[Candidate]:
+        if q["mode"] == "dense":
+            return []
+        import numpy as np
+
+        t0 = time.perf_counter()
+        kw = self.keyword
+        f: Filters = q["plan"].filters
+        mask = None if f.is_empty() else np.fromiter((f.match(m) for m in kw.meta), dtype=bool, count=len(kw.meta))
+        hits = kw.search(q["plan"].search_text, q["n"], mask)
+        q["timings"]["bm25"] = time.perf_counter() - t0
+        return [Candidate(cid, None, None, {"bm25": s}) for cid, s in hits]
+
+    def _fuse(self, r: dict) -> list[Candidate]:
+        q = r["q"]
+        t0 = time.perf_counter()
+        by_id: dict[str, Candidate] = {}
+        for name in ("dense", "keyword"):
+            for rank, c in enumerate(r[name]):
+                have = by_id.setdefault(c.chunk_id, c)
+                if have is not c:
+                    have.scores.update(c.scores)
+                    have.text = have.text or c.text
+                    have.meta = have.meta or c.meta
+                have.score += 1.0 / (RRF_K + rank + 1)
+        missing = [cid for cid, c in by_id.items() if c.text is None]
+        if missing:
+            got = self.store.collection.get(ids=missing, include=["documents", "metadatas"])
+            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+                by_id[cid].text, by_id[cid].meta = doc or "", meta or {}
+        favour = set(q["plan"].favour_kinds)
+        for c in by_id.values():
+            c.scores["rrf"] = c.score
+            if favour and (c.meta or {}).get("kind") in favour:
+                c.score *= 1.0 + self.settings.kind_boost
+        out = sorted((c for c in by_id.values() if c.meta is not None), key=lambda c: -c.score)
+        q["timings"]["fuse"] = time.perf_counter() - t0
+        return out
+
+    def _rerank(self, cands: list[Candidate], q: dict) -> list[Candidate]:
+        if not q["rerank"] or not cands:
+            return cands
+        t0 = time.perf_counter()
+        top = cands[: self.settings.rerank_candidates]
+        scores = self.reranker.predict([(q["plan"].search_text, c.text or "") for c in top], show_progress_bar=False)
+        for c, s in zip(top, scores, strict=True):
+            c.scores["rerank"] = float(s)
+            c.score = float(s)
+        top.sort(key=lambda c: -c.score)
+        q["timings"]["rerank"] = time.perf_counter() - t0
+        return top + cands[len(top):]
+
+    # --- grouping ------------------------------------------------------------------------------
+    @staticmethod
+    def group_key(meta: dict[str, Any]) -> str:
+        kind = meta.get("kind")
+        if kind in ("email", "attachment") and meta.get("thread_id"):
+            return f"thread:{meta['thread_id']}"
+        if kind == "event" and meta.get("uid"):
+            return f"series:{meta['uid']}"
+        return f"file:{meta.get('path') or meta.get('item_id')}"
+
+    def _group(self, cands: list[Candidate], q: dict) -> list[Candidate]:
+        t0 = time.perf_counter()
+        k, per_group, now = q["k"], q["per_group"], q["now"].timestamp()
+        groups: dict[str, list[Candidate]] = defaultdict(list)
+        order: list[str] = []
+        for c in cands:
+            key = self.group_key(c.meta or {})
+            if key not in groups:
+                order.append(key)
+            groups[key].append(c)
+        out: list[Candidate] = []
+        for key in order[:k]:
+            members = groups[key]
+            if key.startswith("thread:"):
+                members = self._latest_first(key[7:], members, q["plan"].filters)
+            elif key.startswith("series:") and q["plan"].filters.time is None:
+                members.sort(key=lambda c: (c.meta.get("date", 0) < now, abs(c.meta.get("date", 0) - now)))
+            seen_items: set[str] = set()
+            kept = []
+            for c in members:
+                item = (c.meta or {}).get("item_id", c.chunk_id)
+                if item in seen_items and len(members) > 1 and len({(m.meta or {}).get("item_id") for m in members}) > 1:
+                    continue  # prefer other messages of the thread over a 2nd chunk of one
+                seen_items.add(item)
+                kept.append(c)
+                if len(kept) >= per_group:
+                    break
+            out += kept
+            if len(out) >= k:
+                break
+        q["timings"]["group"] = time.perf_counter() - t0
+        return out[:k]
+
+    def _latest_first(self, thread_id: str, members: list[Candidate], filters: Filters) -> list[Candidate]:
+        """In a mail thread the latest message wins: put it first, fetching it when the search
+        did not find it (e.g. "the meeting moved twice": the last reply says where it landed)."""
+        where: dict[str, Any] = {"thread_id": thread_id}
+        fw = filters.where()
+        if fw:
+            where = {"$and": [where, fw]}
+        got = self.store.collection.get(where=where, include=["metadatas"])
+        if got["ids"]:
+            latest = max(zip(got["ids"], got["metadatas"], strict=True), key=lambda x: (x[1].get("date") or 0, x[0]))
+            ids = {c.chunk_id for c in members}
+            if latest[0] not in ids and latest[1].get("kind") == "email":
+                doc = self.store.collection.get(ids=[latest[0]], include=["documents", "metadatas"])
+                best = members[0].score
+                members = [Candidate(latest[0], doc["documents"][0], doc["metadatas"][0], {"thread_latest": 1.0}, best),
+                           *members]
+        members.sort(key=lambda c: -((c.meta or {}).get("date") or 0))
+        return members
+
+    # --- public --------------------------------------------------------------------------------
+    def search(self, plan: Plan, *, now: datetime, k: int | None = None, mode: str | None = None,
+               rerank: bool | None = None, per_group: int | None = None) -> Retrieval:
+        """Ranked sources for a plan (see :meth:`plan`)."""
+        mode = mode or self.settings.retrieval_mode
+        if mode not in MODES:
+            raise ConfigError(f"unknown retrieval mode {mode!r} (choose from {', '.join(MODES)})")
+        k = k or self.settings.top_k
+        rerank = bool(self.settings.reranker_model) if rerank is None else rerank
+        timings: dict[str, float] = {}
+        q = {"plan": plan, "mode": mode, "n": max(self.settings.candidates, 3 * k), "k": k, "now": now,
+             "timings": timings, "rerank": rerank, "per_group": per_group or self.settings.per_group}
+        t0 = time.perf_counter()
+        cands = self._chain.invoke(q)
+        cands = self._rerank(cands, q)
+        best_dense = max((c.scores.get("dense", -1.0) for c in cands), default=None)
+        top = self._group(cands, q)
+        timings["retrieval"] = time.perf_counter() - t0
+        gated = False
+        if mode != "bm25" and best_dense is not None and best_dense < self.settings.min_relevance:
+            gated = True
+        tz = self.settings.timezone
+        sources = [Source.from_chunk(c.chunk_id, c.text or "", c.meta or {}, tz, c.score) for c in top]
+        for s, c in zip(sources, top, strict=True):
+            s.scores = {k2: round(v, 4) for k2, v in c.scores.items()}
+        return Retrieval(plan, sources, timings, best_dense, gated)
+
+    def listing(self, plan: Plan, *, limit: int = 60) -> list[Source]:
+        """Events in the plan's range (time order) or open to-dos (by due date, undated last),
+        from the metadata alone."""
+        where = plan.filters.where()
+        got = self.store.collection.get(where=where, include=["documents", "metadatas"])
+        seen: set[str] = set()
+        sources: list[Source] = []
+        for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+            iid = meta.get("item_id", cid)
+            if iid in seen:
+                continue
+            seen.add(iid)
+            sources.append(Source.from_chunk(cid, doc or "", meta, self.settings.timezone))
+        far = float("inf")
+        sources.sort(key=lambda s: (s.date.timestamp() if s.date else far, s.title))
+        return sources[:limit]
