@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 INDEX_DIR = "bm25"
 FILTER_FIELDS = ("item_id", "kind", "date", "thread_id", "from_name", "from_addr", "folder", "done",
-                 "path", "title")
+                 "path", "title", "uid")
 PAGE = 5000
 
 
@@ -75,6 +75,12 @@ class KeywordIndex:
         weight = None if mask is None else mask.astype(np.float32)
         docs, scores = self.retriever.retrieve(tokens, k=k, show_progress=False, weight_mask=weight, n_threads=1)
         return [(self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+
+    def meta_of(self, chunk_id: str) -> dict:
+        if not hasattr(self, "_pos"):
+            self._pos = {cid: i for i, cid in enumerate(self.ids)}
+        i = self._pos.get(chunk_id)
+        return self.meta[i] if i is not None else {}
 
 
 def _read_all(collection: Any) -> tuple[list[str], list[str], list[dict]]:

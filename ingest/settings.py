@@ -119,8 +119,8 @@ class Settings(BaseSettings):
         2, ge=1, description="At most this many chunks per mail thread, event series or file."
     )
     kind_boost: float = Field(
-        0.3, ge=0, description="Fused-score boost for kinds a question favours (events for "
-        "'meeting', to-dos for 'task')."
+        0.05, ge=0, description="Cosine-similarity bump in the dense ranking for kinds a question "
+        "favours (events for 'meeting', to-dos for 'task')."
     )
     min_relevance: float = Field(
         0.25, description="If no chunk is at least this similar to the question (cosine), the "

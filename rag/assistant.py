@@ -232,7 +232,11 @@ class Assistant:
             yield text
         text, ordered = citations.apply(text, prompt.sources)
         answer.text = text
-        answer.sources = ordered
+        in_prompt = {s.chunk_id for s in prompt.sources}
+        for s in found.sources:
+            if s.chunk_id not in in_prompt:
+                s.n = 0  # retrieved, but not shown to the model
+        answer.sources = ordered + [s for s in found.sources if s.chunk_id not in in_prompt]
         answer.backend = gen.name
         answer.abstained = text.lower().startswith("i don't know") or text.lower().startswith("i do not know")
         if prompt.truncated:

@@ -19,7 +19,7 @@ from .dates import find_time_range, strip_phrase
 from .filters import Filters
 
 CALENDAR_WORDS = re.compile(r"\b(meeting|meetings|schedule[sd]?|calendar|appointments?|agenda|events?|"
-                            r"diary|booked|busy|free|plans?|when is|when's|what time)\b", re.I)
+                            r"diary|booked|busy|free|plans?)\b", re.I)
 SCHEDULE_ASK = re.compile(r"\b(what'?s on|what is on|on my (calendar|schedule|agenda|diary)|my (calendar|schedule|"
                           r"agenda|diary)|what do i have|what have i got|am i (busy|free)|any (plans|meetings|events)|"
                           r"what'?s (happening|planned|coming up)|what is (happening|planned|coming up)|"

@@ -76,7 +76,10 @@ def build(question: str, sources: Sequence[Source], *, now: datetime, history: S
     """Messages for the chat template. ``budget`` is the number of tokens the whole prompt may
     take (context window minus the answer budget); ``count_tokens`` counts with the model's
     tokenizer. Without them every block goes in whole."""
-    system = SYSTEM.format(today=now.strftime("%A %d %B %Y, %H:%M"))
+    system = SYSTEM_SMALL if small else SYSTEM.format(today=now.strftime("%A %d %B %Y, %H:%M"))
+    if small:  # a tiny model: short instruction, at most 3 close matches cut to matching sentences
+        best = max((s.scores.get("dense", 0.0) for s in sources), default=0.0)
+        sources = [s for s in sources if s.scores.get("dense", best) >= 0.8 * best][:3] or list(sources)[:1]
     msgs: list[dict[str, str]] = [{"role": "system", "content": system}]
     for q, a in history:
         msgs += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]

@@ -4,7 +4,8 @@ The chain (langchain-core runnables):
 
     plan ─┬─ dense:   Chroma through langchain-chroma, metadata ``where`` filters ─┐
           └─ keyword: BM25 (bm25s) over the same chunks, the same filters ───────┴─ RRF fusion
-      → favoured kinds boosted → optional cross-encoder rerank → grouped per thread / file
+      (favoured kinds get a small similarity bump in the
+        dense list; ranks count distinct threads/series/files) → optional cross-encoder rerank → grouped per thread / file
         (at most ``per_group`` chunks each; in a mail thread the latest message comes first, and
         is fetched when it was not retrieved) → relevance gate → top k :class:`Source` objects.
 
@@ -164,7 +165,12 @@ class Retriever:
             logger.debug("dense search failed (%s); retrying with k=1..", exc)
             hits = []
         q["timings"]["dense"] = time.perf_counter() - t0
-        return [Candidate(d.id or "", d.page_content, d.metadata, {"dense": 1.0 - float(dist)}) for d, dist in hits]
+        cands = [Candidate(d.id or "", d.page_content, d.metadata, {"dense": 1.0 - float(dist)}) for d, dist in hits]
+        favour = set(q["plan"].favour_kinds)
+        if favour:  # a small similarity bump for the kinds the question favours (events for "meeting")
+            bump = self.settings.kind_boost
+            cands.sort(key=lambda c: -(c.scores["dense"] + (bump if (c.meta or {}).get("kind") in favour else 0.0)))
+        return cands
 
     def _bm25(self, q: dict) -> list[Candidate]:
         if q["mode"] == "dense":
@@ -183,8 +189,14 @@ class Retriever:
         q = r["q"]
         t0 = time.perf_counter()
         by_id: dict[str, Candidate] = {}
+        kw = self._keyword
         for name in ("dense", "keyword"):
-            for rank, c in enumerate(r[name]):
+            # Rank by distinct thread / series / file, so twenty occurrences of a daily stand-up
+            # (or twenty chunks of one file) cannot push everything else down the list.
+            groups: dict[str, int] = {}
+            for c in r[name]:
+                meta = c.meta if c.meta is not None else (kw.meta_of(c.chunk_id) if kw is not None else {})
+                rank = groups.setdefault(self.group_key(meta or {"item_id": c.chunk_id}), len(groups))
                 have = by_id.setdefault(c.chunk_id, c)
                 if have is not c:
                     have.scores.update(c.scores)
@@ -196,11 +208,8 @@ class Retriever:
             got = self.store.collection.get(ids=missing, include=["documents", "metadatas"])
             for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
                 by_id[cid].text, by_id[cid].meta = doc or "", meta or {}
-        favour = set(q["plan"].favour_kinds)
         for c in by_id.values():
             c.scores["rrf"] = c.score
-            if favour and (c.meta or {}).get("kind") in favour:
-                c.score *= 1.0 + self.settings.kind_boost
         out = sorted((c for c in by_id.values() if c.meta is not None), key=lambda c: -c.score)
         q["timings"]["fuse"] = time.perf_counter() - t0
         return out

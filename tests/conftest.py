@@ -69,3 +69,26 @@ def corpus() -> Path:
     if not CORPUS.is_dir():
         pytest.skip(f"real-data corpus not present at {CORPUS}")
     return CORPUS
+
+
+@pytest.fixture(scope="session")
+def sample_store(tmp_path_factory, real_embedder) -> Path:
+    """sample_docs/ ingested once per session with the real model into a real Chroma store.
+    Tests must not write to it (copy it first)."""
+    from ingest.pipeline import ingest_paths
+    from ingest.settings import load_settings
+
+    store = tmp_path_factory.mktemp("sample") / "store"
+    s = load_settings(store=store, timezone="Europe/London", now=SAMPLE_NOW)
+    report = ingest_paths([SAMPLE], s, embedder=real_embedder)
+    assert report.failed == 0
+    return store
+
+
+@pytest.fixture(scope="session")
+def sample_assistant(sample_store, real_embedder):
+    """An Assistant over the sample store (extractive backend unless a test asks otherwise)."""
+    from rag import Assistant
+
+    return Assistant(store=sample_store, embedder=real_embedder, timezone="Europe/London",
+                     now=SAMPLE_NOW, llm_backend="extractive")

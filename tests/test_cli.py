@@ -64,3 +64,29 @@ def test_real_subprocess_run(tmp_path):
     assert "0 embedded" in again.stdout
     bad = subprocess.run([exe, "ingest", "/nope"], env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1 and bad.stderr.strip() == "pdq: error: no such file or folder: /nope" and "Traceback" not in bad.stderr
+
+
+@pytest.mark.slow
+def test_ask_search_eval_chat_in_process(sample_store):
+    base = ["--store", str(sample_store)]
+    r = runner.invoke(app, ["ask", "When is my dentist appointment?", *base, "--backend", "extractive",
+                            "--now", "2026-03-11T09:00:00", "--json"], env={"PDQ_TIMEZONE": "Europe/London"})
+    assert r.exit_code == 0, r.output
+    ans = json.loads(r.stdout)
+    assert "19 March" in ans["text"] and ans["sources"][0]["cited"]
+    r = runner.invoke(app, ["ask", "What is on my calendar next week?", *base, "--now", "2026-03-11T09:00:00"],
+                      env={"PDQ_TIMEZONE": "Europe/London"})
+    assert r.exit_code == 0 and "Atlas sprint review" in r.stdout and "filters: dates: 2026-03-16 to 2026-03-22" in r.stdout
+    r = runner.invoke(app, ["search", "boiler invoice", *base, "-k", "3", "--kind", "email"])
+    assert r.exit_code == 0 and "filters: kind: email" in r.stdout and "dense=" in r.stdout
+    r = runner.invoke(app, ["eval", str(SAMPLE / "questions.jsonl"), *base, "--no-answers"],
+                      env={"PDQ_TIMEZONE": "Europe/London"})
+    assert r.exit_code == 0 and "| hybrid | **all** |" in r.stdout
+    r = runner.invoke(app, ["chat", *base, "--backend", "extractive", "--now", "2026-03-11T09:00:00"],
+                      input="When is Mum's birthday dinner?\nWhere is it?\n\n", env={"PDQ_TIMEZONE": "Europe/London"})
+    assert r.exit_code == 0 and r.stdout.count("pdq> ") == 2 and "Luigi" in r.stdout
+
+
+def test_ask_without_a_store_is_one_line(tmp_path):
+    r = runner.invoke(app, ["ask", "anything", "--store", str(tmp_path / "none"), "--backend", "extractive"])
+    assert r.exit_code == 1 and "pdq ingest" in r.output and "Traceback" not in r.output
