@@ -18,7 +18,7 @@ import logging
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,10 @@ class KeywordIndex:
     meta: list[dict]
     generation: str
     stemmer: Any
+    _pos: dict[str, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._pos = {cid: i for i, cid in enumerate(self.ids)}
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -77,8 +81,6 @@ class KeywordIndex:
         return [(self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
 
     def meta_of(self, chunk_id: str) -> dict:
-        if not hasattr(self, "_pos"):
-            self._pos = {cid: i for i, cid in enumerate(self.ids)}
         i = self._pos.get(chunk_id)
         return self.meta[i] if i is not None else {}
 

@@ -14,7 +14,7 @@ import logging
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from platformdirs import user_cache_dir, user_config_dir, user_data_dir
 from pydantic import Field, field_validator
@@ -28,6 +28,9 @@ from pydantic_settings import (
 logger = logging.getLogger(__name__)
 
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+RetrievalMode = Literal["hybrid", "dense", "bm25"]
+LlmBackend = Literal["transformers", "extractive"]
+Quantize = Literal["none", "4bit", "8bit"]
 
 
 def default_store_dir() -> Path:
@@ -110,7 +113,7 @@ class Settings(BaseSettings):
     )
 
     # --- retrieval -----------------------------------------------------------------------
-    retrieval_mode: str = Field(
+    retrieval_mode: RetrievalMode = Field(
         "hybrid", description="'hybrid' (dense + BM25 fused by reciprocal rank), 'dense' or 'bm25'."
     )
     top_k: int = Field(6, ge=1, le=50, description="Sources given to the model (context blocks).")
@@ -133,7 +136,7 @@ class Settings(BaseSettings):
     rerank_candidates: int = Field(20, ge=1, description="Fused hits the reranker rescores.")
 
     # --- generation ----------------------------------------------------------------------
-    llm_backend: str = Field(
+    llm_backend: LlmBackend = Field(
         "transformers", description="'transformers' (a local model), or 'extractive' (no model: "
         "quotes the best passages)."
     )
@@ -147,7 +150,7 @@ class Settings(BaseSettings):
         "auto", description="'auto' (bfloat16/float16 on GPU, float32 on CPU), 'bfloat16', "
         "'float16', 'float32'."
     )
-    llm_quantize: str = Field("none", description="'none', '4bit' or '8bit' (bitsandbytes, GPU only).")
+    llm_quantize: Quantize = Field("none", description="'none', '4bit' or '8bit' (bitsandbytes, GPU only).")
     llm_compile: bool = Field(
         False, description="Static KV cache + torch.compile for faster decoding (GPU; slow first call)."
     )
@@ -178,27 +181,6 @@ class Settings(BaseSettings):
             return Path(os.path.expandvars(v)).expanduser()
         if isinstance(v, Path):
             return v.expanduser()
-        return v
-
-    @field_validator("retrieval_mode")
-    @classmethod
-    def _check_mode(cls, v: str) -> str:
-        if v not in ("hybrid", "dense", "bm25"):
-            raise ValueError("use 'hybrid', 'dense' or 'bm25'")
-        return v
-
-    @field_validator("llm_backend")
-    @classmethod
-    def _check_backend(cls, v: str) -> str:
-        if v not in ("transformers", "extractive"):
-            raise ValueError("use 'transformers' or 'extractive'")
-        return v
-
-    @field_validator("llm_quantize")
-    @classmethod
-    def _check_quant(cls, v: str) -> str:
-        if v not in ("none", "4bit", "8bit"):
-            raise ValueError("use 'none', '4bit' or '8bit'")
         return v
 
     @field_validator("timezone")

@@ -163,7 +163,6 @@ def _parse_date(text: str, now: datetime) -> date | None:
 def _span(phrase: str, now: datetime, *, past: bool = False) -> tuple[datetime, datetime] | None:
     """Resolve one span phrase to [start, end). ``past`` resolves bare weekdays backwards."""
     tz = now.tzinfo
-    assert isinstance(tz, ZoneInfo) or tz is not None
     p = re.sub(r"\s+", " ", phrase.lower().strip())
     today = now.date()
     one = timedelta(days=1)

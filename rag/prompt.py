@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .answer import Source
+from .text import sentence_split, terms
 
 # Llama-2-*-chat-hf's chat template, as published in its tokenizer_config.json.
 LLAMA2_CHAT_TEMPLATE = (
@@ -58,8 +59,6 @@ class Prompt:
 
 def focus(body: str, question: str, sentences: int = 3) -> str:
     """The ``sentences`` sentences of ``body`` sharing most words with ``question``, in order."""
-    from .generation import sentence_split, terms
-
     q = terms(question)
     sents = [x for x in sentence_split(body) if len(x) > 8]
     best = sorted(range(len(sents)), key=lambda i: -len(q & terms(sents[i])))[:sentences]

@@ -21,11 +21,11 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 from ingest.embedding import Embedder
 from ingest.errors import ConfigError, ModelUnavailableError
-from ingest.settings import Settings
+from ingest.settings import RetrievalMode, Settings
 from ingest.store import COLLECTION, Store
 
 from .answer import Source
@@ -34,7 +34,7 @@ from .intent import Plan, SenderDirectory, analyze
 
 logger = logging.getLogger(__name__)
 
-MODES = ("dense", "bm25", "hybrid")
+MODES = get_args(RetrievalMode)
 RRF_K = 60
 
 
@@ -162,7 +162,7 @@ class Retriever:
         try:
             hits = self.vectorstore.similarity_search_by_vector_with_relevance_scores(vec, k=q["n"], filter=where)
         except Exception as exc:  # Chroma raises when k exceeds a tiny filtered set on some versions
-            logger.debug("dense search failed (%s); retrying with k=1..", exc)
+            logger.debug("dense search failed (%s); using the keyword hits only", exc)
             hits = []
         q["timings"]["dense"] = time.perf_counter() - t0
         cands = [Candidate(d.id or "", d.page_content, d.metadata, {"dense": 1.0 - float(dist)}) for d, dist in hits]
@@ -254,11 +254,12 @@ class Retriever:
                 members = self._latest_first(key[7:], members, q["plan"].filters)
             elif key.startswith("series:") and q["plan"].filters.time is None:
                 members.sort(key=lambda c: (c.meta.get("date", 0) < now, abs(c.meta.get("date", 0) - now)))
+            several_items = len({(m.meta or {}).get("item_id") for m in members}) > 1
             seen_items: set[str] = set()
             kept = []
             for c in members:
                 item = (c.meta or {}).get("item_id", c.chunk_id)
-                if item in seen_items and len(members) > 1 and len({(m.meta or {}).get("item_id") for m in members}) > 1:
+                if item in seen_items and several_items:
                     continue  # prefer other messages of the thread over a 2nd chunk of one
                 seen_items.add(item)
                 kept.append(c)
