@@ -69,6 +69,22 @@ def _client(store: Path) -> Any:
     )
 
 
+def _check(path: Path, manifest: Manifest, model: str | None, chunker: str | None) -> None:
+    built_model = manifest.get_meta("embedding_model")
+    built_chunker = manifest.get_meta("chunker")
+    if model and built_model and built_model != model:
+        raise StoreMismatchError(
+            f"the store at {path} was built with embedding model {built_model!r}, but "
+            f"{model!r} is configured. Use the same model, or re-embed everything with "
+            "`pdq ingest --rebuild PATH...`"
+        )
+    if chunker and built_chunker and built_chunker != chunker:
+        raise StoreMismatchError(
+            f"the store at {path} was chunked with {built_chunker!r}, but {chunker!r} is "
+            "configured. Keep the chunk settings, or rebuild with `pdq ingest --rebuild PATH...`"
+        )
+
+
 class Store:
     """Chroma collection + manifest. ``Store.open`` for reading and writing."""
 
@@ -94,19 +110,7 @@ class Store:
             raise
         except Exception as exc:
             raise StoreError(f"cannot open the store at {path}: {type(exc).__name__}: {exc}") from exc
-        built_model = manifest.get_meta("embedding_model")
-        built_chunker = manifest.get_meta("chunker")
-        if model and built_model and built_model != model:
-            raise StoreMismatchError(
-                f"the store at {path} was built with embedding model {built_model!r}, but "
-                f"{model!r} is configured. Use the same model, or re-embed everything with "
-                "`pdq ingest --rebuild PATH...`"
-            )
-        if chunker and built_chunker and built_chunker != chunker:
-            raise StoreMismatchError(
-                f"the store at {path} was chunked with {built_chunker!r}, but {chunker!r} is "
-                "configured. Keep the chunk settings, or rebuild with `pdq ingest --rebuild PATH...`"
-            )
+        _check(path, manifest, model, chunker)
         try:
             collection = client.get_collection(COLLECTION, embedding_function=None)
         except Exception:
@@ -134,6 +138,10 @@ class Store:
                 client.delete_collection(COLLECTION)
         for name in ("manifest.sqlite", "manifest.sqlite-wal", "manifest.sqlite-shm"):
             (path / name).unlink(missing_ok=True)
+
+    def check(self, model: str | None = None, chunker: str | None = None) -> None:
+        """Raise :class:`StoreMismatchError` when the store was built with another model/chunker."""
+        _check(self.path, self.manifest, model, chunker)
 
     def close(self) -> None:
         self.manifest.close()

@@ -17,10 +17,10 @@ from zoneinfo import ZoneInfo
 KIND_ICONS = {"email": "✉️", "attachment": "📎", "event": "📅", "todo": "☑️", "note": "📝", "document": "📄"}
 
 
-def _md_escape(text: str) -> str:
+def escape_markdown(text: str) -> str:
     """Escape Markdown and HTML specials so stored text is shown, never interpreted."""
     text = html.escape(text, quote=False)
-    return re.sub(r"([\\`*_{}\[\]()#+!|~>])", r"\\\1", text)
+    return re.sub(r"([\\`*_{}\[\]()#+!|~>$])", r"\\\1", text)
 
 
 @dataclass
@@ -124,7 +124,7 @@ class Source:
     def _repr_markdown_(self) -> str:
         icon = KIND_ICONS.get(self.kind, "•")
         num = f"[{self.n}] " if self.n else ""
-        return f"{icon} {num}**{_md_escape(self.header())}**  \n{_md_escape(self.snippet)}"
+        return f"{icon} {num}**{escape_markdown(self.header())}**  \n{escape_markdown(self.snippet)}"
 
 
 @dataclass
@@ -162,9 +162,9 @@ class Answer:
         return "\n".join(lines).rstrip()
 
     def _repr_markdown_(self) -> str:
-        out = [_md_escape(self.text).replace("\n", "  \n"), ""]
+        out = [escape_markdown(self.text).replace("\n", "  \n"), ""]
         if self.filters:
-            out.append("*" + _md_escape(", ".join(f"{k}: {v}" for k, v in self.filters.items())) + "*\n")
+            out.append("*" + escape_markdown(", ".join(f"{k}: {v}" for k, v in self.filters.items())) + "*\n")
         out += [s._repr_markdown_() + "\n" for s in self.sources]
         return "\n".join(out)
 

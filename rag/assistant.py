@@ -26,6 +26,7 @@ from ingest.errors import ModelUnavailableError
 from ingest.pipeline import Progress, ingest_paths
 from ingest.report import IngestReport
 from ingest.settings import Settings, load_settings
+from ingest.store import Store
 
 from . import citations, grounding, listings
 from .answer import Answer, Source
@@ -33,6 +34,8 @@ from .dates import user_now
 from .filters import Filters, from_user
 from .followup import standalone
 from .generation import Backend, ExtractiveBackend, make_backend
+from .glance import Glance, read_glance
+from .item_view import ItemView, read_item
 from .prompt import IDK, build
 from .status import StoreStatus, read_status
 
@@ -90,16 +93,24 @@ class Assistant:
         return self._embedder
 
     @property
+    def store(self) -> Store:
+        """The store, opened on first use (no model needed). Raises StoreError when none exists."""
+        with self._lock:
+            if self._store is None:
+                self._store = Store.open(self.settings.store, create=False)
+            return self._store
+
+    @property
     def retriever(self) -> Any:
-        """The retriever over the store (opened read-only on first use; mismatches raise)."""
+        """The retriever over the store (created on first use; a store built with another
+        embedding model raises StoreMismatchError)."""
         with self._lock:
             if self._retriever is None:
-                from ingest.store import Store
-
                 from .retrieval import Retriever
 
-                self._store = Store.open(self.settings.store, model=self.embedder.name, create=False)
-                self._retriever = Retriever(self._store, self.embedder, self.settings)
+                store = self.store
+                store.check(model=self.embedder.name)
+                self._retriever = Retriever(store, self.embedder, self.settings)
             return self._retriever
 
     def backend(self, name: str | None = None) -> Backend:
@@ -125,6 +136,25 @@ class Assistant:
     def status(self) -> StoreStatus:
         """What the store holds (no model is loaded)."""
         return read_status(self.settings.store)
+
+    def glance(self, now: datetime | str | None = None, days: int = 7) -> Glance:
+        """Today's and the next ``days`` days' events and the open to-dos, from metadata only."""
+        return read_glance(self.store.collection, self.settings.timezone, self._now(now), days)
+
+    def item(self, item_id: str) -> ItemView | None:
+        """One stored item whole (all its chunks merged), or None when it is not in the store."""
+        return read_item(self.store.collection, item_id, self.settings.timezone)
+
+    def generator_name(self, backend: str | None = None) -> str:
+        """The generation model's name: the loaded one, else what the settings ask for."""
+        name = backend or self.settings.llm_backend
+        if name == "extractive":
+            return "extractive (no model)"
+        loaded = self._backends.get(name) or (self._backend if backend is None else None)
+        if loaded is not None and getattr(loaded, "_model", None) is not None:
+            return str(loaded.name)
+        m = self.settings.llm_model
+        return "auto (Llama 2 chat on a GPU when on disk, else packaged SmolLM2)" if m == "auto" else m
 
     def close(self) -> None:
         with self._lock:

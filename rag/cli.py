@@ -243,6 +243,100 @@ def eval_(
     typer.echo(json.dumps(result, indent=2, default=str) if as_json else format_table(result))
 
 
+def _free_port(host: str, port: int) -> int:
+    """``port`` if it can be bound on ``host``, else a free one the OS picks."""
+    import socket
+
+    for candidate in (port, 0):
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, candidate))
+                return int(sock.getsockname()[1])
+            except OSError:
+                continue
+    raise typer.BadParameter(f"cannot bind {host}")
+
+
+def _wait_and_open(url: str, host: str, port: int, proc: Any) -> None:
+    import socket
+    import time
+    import webbrowser
+
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                break
+        except OSError:
+            time.sleep(0.3)
+    if proc.poll() is None:
+        webbrowser.open(url)
+
+
+def streamlit_command(host: str, port: int) -> list[str]:
+    """The ``streamlit run`` command line for the page, private flags included."""
+    app_path = Path(__file__).resolve().parent.parent / "webui" / "app.py"
+    return [sys.executable, "-m", "streamlit", "run", str(app_path),
+            "--server.address", host, "--server.port", str(port), "--server.headless", "true",
+            "--browser.gatherUsageStats", "false", "--browser.serverAddress", host,
+            "--server.fileWatcherType", "none", "--server.runOnSave", "false",
+            "--client.showErrorDetails", "none", "--client.toolbarMode", "minimal", "--theme.base", "light"]
+
+
+@app.command()
+def ui(
+    store: StoreOpt = None,
+    port: Annotated[int, typer.Option("--port", help="Port (a free one is picked if it is taken).")] = 8501,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on. Keep 127.0.0.1 unless you know why.")] = "127.0.0.1",
+    open_browser: Annotated[bool, typer.Option("--open/--no-open", help="Open the page in your browser.")] = True,
+    backend: BackendOpt = None,
+    now: NowOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Serve the web page on this machine (http://127.0.0.1:8501) and open it."""
+    import os
+    import signal
+    import subprocess
+    import threading
+
+    from ingest.settings import load_settings
+
+    _setup_logging(debug)
+    try:
+        overrides = {k: v for k, v in {"llm_backend": backend, "now": now}.items() if v}
+        settings = load_settings(store=store, **overrides)  # fail here, in one line, not in the page
+    except PdqError as exc:
+        _fail(exc, debug)
+        return
+    env = dict(os.environ, PDQ_STORE=str(settings.store.resolve()), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    if backend:
+        env["PDQ_LLM_BACKEND"] = backend
+    if now:
+        env["PDQ_NOW"] = now
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        typer.echo(f"pdq: warning: listening on {host}: anyone who can reach this machine can read your mail "
+                   "through the page", err=True)
+    free = _free_port(host, port)
+    if free != port:
+        typer.echo(f"pdq: port {port} is taken; using {free}", err=True)
+    url = f"http://{host}:{free}"
+    typer.echo(f"pdq: serving your store {settings.store.resolve()} on {url}  (Ctrl+C to stop)")
+    proc = subprocess.Popen(streamlit_command(host, free), env=env)
+
+    def _stop(signum: int, frame: Any) -> None:  # stopping pdq ui stops the server it started
+        proc.terminate()
+
+    signal.signal(signal.SIGTERM, _stop)
+    if open_browser:
+        threading.Thread(target=_wait_and_open, args=(url, host, free, proc), daemon=True).start()
+    try:
+        code = proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        code = proc.wait()
+    raise typer.Exit(0 if code in (0, -2, -15) else code)
+
+
 def main() -> None:
     app()
 

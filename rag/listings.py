@@ -5,9 +5,27 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
 from .answer import Source
 from .filters import Filters
+
+
+def list_items(collection: Any, where: dict | None, tz: str, limit: int = 60) -> list[Source]:
+    """One source per stored item matching ``where`` (a Chroma filter), in date order (undated
+    last), read from the metadata alone: no model, no vectors."""
+    got = collection.get(where=where, include=["documents", "metadatas"])
+    seen: set[str] = set()
+    sources: list[Source] = []
+    for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+        iid = meta.get("item_id", cid)
+        if iid in seen:
+            continue
+        seen.add(iid)
+        sources.append(Source.from_chunk(cid, doc or "", meta, tz))
+    far = float("inf")
+    sources.sort(key=lambda s: (s.date.timestamp() if s.date else far, s.title))
+    return sources[:limit]
 
 
 def schedule_text(sources: list[Source], filters: Filters) -> str:

@@ -31,6 +31,7 @@ from ingest.store import COLLECTION, Store
 from .answer import Source
 from .filters import Filters
 from .intent import Plan, SenderDirectory, analyze
+from .listings import list_items
 
 logger = logging.getLogger(__name__)
 
@@ -320,16 +321,4 @@ class Retriever:
     def listing(self, plan: Plan, *, limit: int = 60) -> list[Source]:
         """Events in the plan's range (time order) or open to-dos (by due date, undated last),
         from the metadata alone."""
-        where = plan.filters.where()
-        got = self.store.collection.get(where=where, include=["documents", "metadatas"])
-        seen: set[str] = set()
-        sources: list[Source] = []
-        for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
-            iid = meta.get("item_id", cid)
-            if iid in seen:
-                continue
-            seen.add(iid)
-            sources.append(Source.from_chunk(cid, doc or "", meta, self.settings.timezone))
-        far = float("inf")
-        sources.sort(key=lambda s: (s.date.timestamp() if s.date else far, s.title))
-        return sources[:limit]
+        return list_items(self.store.collection, plan.filters.where(), self.settings.timezone, limit)

@@ -1,0 +1,111 @@
+"""Ingest runs started from the page, in a background thread so the page stays usable.
+
+One :class:`IngestJobs` registry per server process (the page keeps it in ``st.cache_resource``)
+holds at most one running job per store; every browser session sees its progress and report.
+Uploaded files are saved in ``<store>-uploads/`` beside the store (owner-only, like the store;
+ingest never reads inside the store folder itself) and ingested from there.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ingest.errors import PdqError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestJob:
+    paths: list[str]
+    started: float = field(default_factory=time.time)
+    progress: dict[str, Any] = field(default_factory=dict)
+    report: Any = None  # IngestReport when done
+    error: str = ""
+    finished: float = 0.0
+    thread: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def running(self) -> bool:
+        return not self.finished
+
+    @property
+    def fraction(self) -> float:
+        total = self.progress.get("files_total") or 0
+        return min(1.0, self.progress.get("files_done", 0) / total) if total else 0.0
+
+    def describe(self) -> str:
+        p = self.progress
+        if not p:
+            return "Looking for files…"
+        current = str(p.get("current") or "")
+        return (f"{p.get('files_done', 0)} of {p.get('files_total', '?')} files · {p.get('items', 0)} items · "
+                f"{p.get('chunks', 0)} chunks embedded" + (f" · {current.rsplit('/', 1)[-1]}" if current else ""))
+
+
+class IngestJobs:
+    """The ingest jobs of one server process, by store directory."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[str, IngestJob] = {}
+        self._lock = threading.Lock()
+
+    def current(self, store: Path) -> IngestJob | None:
+        return self._jobs.get(str(store))
+
+    def start(self, assistant: Any, paths: list[str | Path]) -> IngestJob:
+        """Start ingesting ``paths`` with ``assistant`` (raises PdqError if one is running)."""
+        key = str(assistant.settings.store)
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is not None and job.running:
+                raise IngestBusyError("an ingest is already running for this store; wait for it to finish")
+            job = IngestJob([str(p) for p in paths])
+            self._jobs[key] = job
+
+        def run() -> None:
+            try:
+                job.report = assistant.ingest(paths, progress=job.progress.update)
+            except PdqError as exc:
+                job.error = str(exc)
+            except Exception as exc:  # a bug, not the user's mistake: keep the page alive, log it
+                logger.exception("ingest from the page failed")
+                job.error = f"ingest failed: {type(exc).__name__}: {exc}"
+            finally:
+                job.finished = time.time()
+
+        job.thread = threading.Thread(target=run, name="pdq-ingest", daemon=True)
+        job.thread.start()
+        return job
+
+
+class IngestBusyError(PdqError):
+    """An ingest is already running for this store."""
+
+
+def uploads_dir(store: Path) -> Path:
+    store = Path(store).expanduser().resolve()
+    return store.with_name(store.name + "-uploads")
+
+
+def save_uploads(store: Path, files: list[tuple[str, bytes]]) -> list[Path]:
+    """Write uploaded files to :func:`uploads_dir` (names stripped of any folder part)."""
+    folder = uploads_dir(store)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(folder, 0o700)
+    saved: list[Path] = []
+    for name, data in files:
+        safe = Path(name.replace("\\", "/")).name.strip() or "upload"
+        if safe in (".", ".."):
+            safe = "upload"
+        target = folder / safe
+        target.write_bytes(data)
+        os.chmod(target, 0o600)
+        saved.append(target)
+    return saved
