@@ -1,12 +1,12 @@
 # pdq - two commands on a fresh machine:
-#   make demo   set up, ingest sample_docs/ into a demo store, show its status, answer a question
-#   make test   set up, run the whole test suite (fast, slow and corpus tests) and ruff
+#   make demo   set up, ingest sample_docs/ into a demo store, answer a question, open the page
+#   make test   set up, run the whole test suite (fast, slow, corpus and browser tests) and ruff
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DEMO_ENV := PDQ_STORE=$(CURDIR)/.pdq-demo/store PDQ_NOW=2026-03-11T09:00:00 PDQ_TIMEZONE=Europe/London
 
-.PHONY: setup demo test test-fast lint sample-docs clean
+.PHONY: setup demo ui test test-fast lint browser screenshot sample-docs clean
 
 setup: $(VENV)/.installed
 
@@ -27,10 +27,30 @@ demo: setup
 	$(DEMO_ENV) $(BIN)/pdq status
 	$(DEMO_ENV) $(BIN)/pdq ask "When is my dentist appointment?"
 	$(DEMO_ENV) $(BIN)/pdq ask "What is on my calendar next week?"
+	$(DEMO_ENV) $(BIN)/pdq ui
 
-test: setup
+# the page over the demo store (after make demo), without re-ingesting
+ui: setup
+	$(DEMO_ENV) $(BIN)/pdq ui
+
+# Debian's Chromium (and an emoji font) for the real-browser test; never `playwright install`,
+# which downloads a browser. If it cannot be installed the browser test skips and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		echo "installing Debian's chromium for the browser test"; \
+		$$SUDO apt-get install -y -q chromium fonts-noto-color-emoji >/dev/null 2>&1 || \
+		{ $$SUDO apt-get update -q >/dev/null 2>&1 && $$SUDO apt-get install -y -q chromium fonts-noto-color-emoji >/dev/null 2>&1; } || \
+		echo "warning: could not install chromium; the browser test will be skipped"; }
+
+test: setup browser
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
 	$(BIN)/ruff check .
+
+# docs/screenshot.png: the page answering a sample question, in headless Chromium
+screenshot: setup browser
+	$(DEMO_ENV) $(BIN)/pdq ingest sample_docs >/dev/null
+	$(DEMO_ENV) HF_HUB_OFFLINE=1 $(BIN)/python -m tests.browser --store .pdq-demo/store --out docs/screenshot.png --question "Where is Mum's birthday dinner, and when?"
 
 test-fast: setup
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q -m "not slow and not corpus"

@@ -252,8 +252,8 @@ class Assistant:
             missing = grounding.unsupported(text, context)
             if missing and small:
                 answer.warnings.append(
-                    f"the model's answer ({text[:120]!r}) was not supported by the sources "
-                    f"({', '.join(missing[:4])}); showing the best passages instead")
+                    f"the local model's answer ({text[:120]!r}) is not backed by your documents "
+                    f"({', '.join(missing[:4])} appear in none of them), so the passages that answer it are shown instead")
                 text = "".join(ExtractiveBackend().stream(prompt, query)).strip() or IDK
                 answer.backend_fallback = "extractive"
             elif missing:

@@ -9,7 +9,8 @@ _STOP = set("""a an the is are was were be been am do does did what when where w
 you your of to in on at for from with about and or by it its this that these those there any have has had
 can could should would will shall may might tell please say said"""
             .split())
-_SENT = re.compile(r"(?<=[.!?])\s+|\n+")
+_SENT = re.compile(r"(?<!\bDr\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bSt\.)(?<!\bMrs\.)(?<!\bNo\.)(?<!\be\.g\.)(?<!\bi\.e\.)"
+                   r"(?<=[.!?])\s+|\n+")  # not after a title or common abbreviation
 
 
 def sentence_split(text: str) -> list[str]:
