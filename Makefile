@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_ENV := PDQ_STORE=$(CURDIR)/.pdq-demo/store PDQ_NOW=2026-03-11T09:00:00 PDQ_TIMEZONE=Europe/London
 
-.PHONY: setup demo ui test test-fast lint browser screenshot sample-docs clean
+.PHONY: setup demo ui test test-fast lint browser screenshot bench-setup bench sample-docs clean
 
 setup: $(VENV)/.installed
 
@@ -46,6 +46,15 @@ browser:
 test: setup browser
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
 	$(BIN)/ruff check .
+
+# the benchmarks (docs/benchmarks.md); bench/generate.py uses a GPU when there is one
+bench-setup: setup
+	$(BIN)/pip install -q -c constraints.txt -e ".[dev,bench]"
+
+bench: bench-setup
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/ingest.py
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/query.py
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/generate.py
 
 # docs/screenshot.png: the page answering a sample question, in headless Chromium
 screenshot: setup browser

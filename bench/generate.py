@@ -1,0 +1,156 @@
+"""Generation benchmark for one model: time to first token for 512- and 2,048-token prompts and
+batch-1 decode tokens/s with plain ``generate``, with a static cache + ``torch.compile``, and
+loaded in 4-bit; each decode rate also as a percentage of the memory-bandwidth ceiling
+(bandwidth / bytes of weights read per token).
+
+    .venv/bin/python bench/generate.py [--model ID_OR_PATH] [--bandwidth-gbs N] [--new-tokens 128]
+
+Default model: ``auto`` as pdq resolves it (Llama 2 7B chat on a CUDA GPU when on disk, else the
+packaged SmolLM2-135M on CPU). The bandwidth is looked up for known GPUs, measured with a large
+array copy on CPU, or given with ``--bandwidth-gbs``. 4-bit needs CUDA (bitsandbytes) and is
+skipped elsewhere; ``torch.compile`` is skipped on CPU unless ``--compile-on-cpu``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+GPU_BANDWIDTH_GBS = {  # peak HBM/GDDR bandwidth, GB/s (vendor figures)
+    "H200": 4800, "H100 SXM": 3350, "H100 80GB HBM3": 3350, "H100 PCIe": 2000, "H100 NVL": 3900, "H100": 3350,
+    "A100-SXM4-80GB": 2039, "A100 80GB PCIe": 1935, "A100-SXM4-40GB": 1555, "A100": 1555, "L40S": 864,
+    "L4": 300, "A10": 600, "RTX 4090": 1008, "RTX 3090": 936, "T4": 320, "V100": 900,
+}
+
+
+def bandwidth(device: str, given: float | None) -> tuple[float, str]:
+    if given:
+        return given, "given"
+    import torch
+
+    if device.startswith("cuda"):
+        name = torch.cuda.get_device_name(0)
+        for key, bw in GPU_BANDWIDTH_GBS.items():
+            if key.lower() in name.lower():
+                return float(bw), f"{name} (spec)"
+        raise SystemExit(f"unknown GPU {name!r}: pass --bandwidth-gbs")
+    import numpy as np
+
+    a = np.ones(256 * 1024 * 1024 // 8)  # 256 MB
+    b = np.empty_like(a)
+    best = 0.0
+    for _ in range(5):
+        t = time.perf_counter()
+        np.copyto(b, a)
+        best = max(best, 2 * a.nbytes / (time.perf_counter() - t) / 1e9)  # read + write
+    return best, "CPU, measured with a 256 MB copy"
+
+
+def weight_bytes(model) -> int:
+    return sum(p.numel() * p.element_size() for p in model.parameters()) + sum(
+        b.numel() * b.element_size() for b in model.buffers())
+
+
+def prompt_ids(tok, n: int, device: str):
+    import torch
+
+    filler = ("Email from Anna to Sam about the quarterly budget review, the hosting costs, the offsite in "
+              "April and the contractor quotes that still need to be sent to Ben before Friday. ")
+    ids = tok(filler * (n // 20 + 2), return_tensors="pt", add_special_tokens=False)["input_ids"][:, :n]
+    return ids.to(device), torch.ones_like(ids).to(device)
+
+
+def measure(model, tok, device: str, n_prompt: int, new_tokens: int, sync) -> tuple[float, float]:
+    import torch
+
+    ids, mask = prompt_ids(tok, n_prompt, device)
+    kw = {"do_sample": False, "pad_token_id": tok.eos_token_id or 0}
+    with torch.inference_mode():
+        model.generate(ids, attention_mask=mask, max_new_tokens=2, **kw)  # warm up
+        sync()
+        t = time.perf_counter()
+        model.generate(ids, attention_mask=mask, max_new_tokens=1, min_new_tokens=1, **kw)
+        sync()
+        ttft = time.perf_counter() - t
+        t = time.perf_counter()
+        out = model.generate(ids, attention_mask=mask, max_new_tokens=new_tokens, min_new_tokens=new_tokens, **kw)
+        sync()
+        total = time.perf_counter() - t
+    n_new = out.shape[1] - ids.shape[1]
+    return ttft, (n_new - 1) / max(1e-9, total - ttft)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default="auto")
+    ap.add_argument("--bandwidth-gbs", type=float)
+    ap.add_argument("--new-tokens", type=int, default=128)
+    ap.add_argument("--prompts", type=int, nargs="+", default=[512, 2048])
+    ap.add_argument("--compile-on-cpu", action="store_true")
+    args = ap.parse_args()
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ingest.privacy import apply_offline_env
+    from ingest.settings import load_settings
+    from rag.generation import resolve_model
+
+    apply_offline_env()
+    settings = load_settings(llm_model=args.model)
+    path, name = resolve_model(settings)
+    cuda = torch.cuda.is_available()
+    device = "cuda" if cuda else "cpu"
+    dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if cuda else torch.float32
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    bw, bw_note = bandwidth(device, args.bandwidth_gbs)
+    tok = AutoTokenizer.from_pretrained(path)
+    print(f"model: {name} ({path}) on {device} [{torch.cuda.get_device_name(0) if cuda else 'CPU'}], "
+          f"{torch.get_num_threads()} torch threads; bandwidth {bw:.0f} GB/s ({bw_note})")
+    print("| variant | weights (GB) | prompt | first token (s) | decode (tok/s) | ceiling (tok/s) | % of ceiling |")
+    print("|---|---|---|---|---|---|---|")
+
+    def report(variant: str, model) -> None:
+        wb = weight_bytes(model)
+        ceiling = bw * 1e9 / wb
+        for n in args.prompts:
+            try:
+                ttft, rate = measure(model, tok, device, n, args.new_tokens, sync)
+            except Exception as exc:  # e.g. a prompt longer than the model's window
+                print(f"| {variant} | {wb / 1e9:.2f} | {n} | failed: {type(exc).__name__}: {str(exc)[:80]} | | | |")
+                continue
+            print(f"| {variant} | {wb / 1e9:.2f} | {n} | {ttft:.3f} | {rate:.1f} | {ceiling:.0f} | {100 * rate / ceiling:.0f}% |",
+                  flush=True)
+
+    kwargs = {"dtype": dtype}
+    if cuda:
+        kwargs["device_map"] = "cuda"
+    model = AutoModelForCausalLM.from_pretrained(path, **kwargs).eval()
+    report(f"plain generate ({str(dtype).removeprefix('torch.')})", model)
+    if cuda or args.compile_on_cpu:
+        model.generation_config.cache_implementation = "static"
+        model.forward = torch.compile(model.forward, mode="reduce-overhead", fullgraph=True)
+        report("static cache + torch.compile", model)
+    else:
+        print("| static cache + torch.compile | skipped on CPU (--compile-on-cpu to try) | | | | | |")
+    del model
+    if cuda:
+        torch.cuda.empty_cache()
+        try:
+            from transformers import BitsAndBytesConfig
+
+            q = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=dtype, bnb_4bit_quant_type="nf4")
+            model = AutoModelForCausalLM.from_pretrained(path, quantization_config=q, device_map="cuda").eval()
+            report("4-bit nf4 (bitsandbytes)", model)
+        except Exception as exc:
+            print(f"| 4-bit | failed: {type(exc).__name__}: {str(exc)[:100]} | | | | | |")
+    else:
+        print("| 4-bit nf4 | skipped: needs CUDA (bitsandbytes) | | | | | |")
+
+
+if __name__ == "__main__":
+    main()
