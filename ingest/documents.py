@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path, PurePath
 from typing import Any
 
+from . import timelimit
 from .errors import ItemError
 from .items import Block
 
@@ -139,7 +140,9 @@ def _partition(data: bytes, ext: str) -> list[Any]:
             import importlib
 
             module, func = _PARTITIONERS[ext]
-            return getattr(importlib.import_module(f"unstructured.partition.{module}"), func)(file=f)
+            return getattr(importlib.import_module(f"unstructured.partition.{module}"), func)(
+                file=f
+            )
     except ItemError:
         raise
     except Exception as exc:
@@ -168,6 +171,7 @@ def _pdf_elements(f: io.BytesIO) -> list[Any]:
 
     out: list[Any] = []
     for page_no, page in enumerate(extract_pages(f, laparams=LAParams()), start=1):
+        timelimit.check(f" ({page_no - 1} pages read)")
         for el in page:
             if isinstance(el, LTTextContainer):
                 text = " ".join(el.get_text().split())

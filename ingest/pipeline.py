@@ -16,8 +16,10 @@ re-read their sources, so nothing is lost or duplicated.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -28,7 +30,7 @@ from typing import Any
 from .chunking import Chunker, chunker_signature
 from .discovery import SourceFile, walk
 from .embedding import Embedder, make_embedder
-from .errors import IngestError
+from .errors import IngestError, PdqError, StoreError
 from .items import Item, Problem
 from .manifest import SourceState
 from .readers import read_source
@@ -58,8 +60,14 @@ class _Pending:
 
 
 class _Run:
-    def __init__(self, settings: Settings, store: Store | None, embedder: Embedder, report: IngestReport,
-                 progress: Progress | None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store | None,
+        embedder: Embedder,
+        report: IngestReport,
+        progress: Progress | None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.embedder = embedder
@@ -85,15 +93,26 @@ class _Run:
     def chunker(self) -> Chunker:
         if self._chunker is None:
             s = self.settings
-            self._chunker = Chunker(self.embedder.tokenizer, s.chunk_tokens, s.chunk_overlap, self.embedder.max_seq_length)
+            self._chunker = Chunker(
+                self.embedder.tokenizer,
+                s.chunk_tokens,
+                s.chunk_overlap,
+                self.embedder.max_seq_length,
+            )
         return self._chunker
 
     def tick(self, current: str = "") -> None:
         if self.progress:
             r = self.report
-            self.progress({"files_done": r.files_parsed + r.files_skipped_unchanged, "files_total": self.files_total,
-                           "items": sum(r.totals[c] for c in ("new", "updated", "unchanged")),
-                           "chunks": r.chunks_embedded, "current": current})
+            self.progress(
+                {
+                    "files_done": r.files_parsed + r.files_skipped_unchanged,
+                    "files_total": self.files_total,
+                    "items": sum(r.totals[c] for c in ("new", "updated", "unchanged")),
+                    "chunks": r.chunks_embedded,
+                    "current": current,
+                }
+            )
 
     # --- problems -----------------------------------------------------------------------------
     def problem(self, p: Problem) -> None:
@@ -105,16 +124,24 @@ class _Run:
         t0 = time.perf_counter()
         flushed_before = self.flush_seconds
         stat = src.path.stat()
-        state = SourceState(str(src.path), src.kind, stat.st_size, stat.st_mtime_ns, stat.st_size, None, 0)
+        state = SourceState(
+            str(src.path), src.kind, stat.st_size, stat.st_mtime_ns, stat.st_size, None, 0
+        )
         start = 0
         links_before: set[tuple[str, str]] | None = None
         if self.store is not None:
             links_before = self.store.manifest.links_of_source(state.path)
         if src.kind == "mbox":
             state.tail_hash = _tail_hash(src.path, stat.st_size)
-            if (known and self.store is not None and known.kind == "mbox" and stat.st_size > known.size
-                    and known.read_to == known.size and known.tail_hash == _tail_hash(src.path, known.size)
-                    and _starts_message(src.path, known.size)):
+            if (
+                known
+                and self.store is not None
+                and known.kind == "mbox"
+                and stat.st_size > known.size
+                and known.read_to == known.size
+                and known.tail_hash == _tail_hash(src.path, known.size)
+                and _starts_message(src.path, known.size)
+            ):
                 start = known.size
                 links_before = None  # append: everything read before stays
         pending = _Pending(state, links_before)
@@ -130,7 +157,9 @@ class _Run:
             if self.batch_chunks >= FLUSH_CHUNKS:
                 self.flush()
         self.report.files_parsed += 1
-        self.report.timings["parse"] += time.perf_counter() - t0 - (self.flush_seconds - flushed_before)
+        self.report.timings["parse"] += (
+            time.perf_counter() - t0 - (self.flush_seconds - flushed_before)
+        )
         self.finished.append(pending)
         self.tick(state.path)
 
@@ -138,7 +167,9 @@ class _Run:
         self.batch_links.append((item.item_id, source, locator, folder))
         self.report.count(item.kind, "found")
         if item.item_id in self.batch:
-            self.report.count(item.kind, "unchanged")  # the same item again (e.g. mail in 2 folders)
+            self.report.count(
+                item.kind, "unchanged"
+            )  # the same item again (e.g. mail in 2 folders)
             return
         if folder:
             item.meta["folder"] = folder
@@ -174,8 +205,12 @@ class _Run:
             old = known.get(it.item_id)
             if old and old[0] == h:
                 self.report.count(it.kind, "unchanged")
-                if not m.has_link(it.item_id, str(it.meta.get("path", "")), str(it.meta.get("locator", ""))):
-                    moved.append(it)  # same content found somewhere new (renamed file, other folder)
+                if not m.has_link(
+                    it.item_id, str(it.meta.get("path", "")), str(it.meta.get("locator", ""))
+                ):
+                    moved.append(
+                        it
+                    )  # same content found somewhere new (renamed file, other folder)
             else:
                 write.append((it, h, old is not None))
         t0 = time.perf_counter()
@@ -201,7 +236,9 @@ class _Run:
             self.store.delete_items(updated)
         flat = [c for *_, cs in chunks for c in cs]
         if flat:
-            self.store.upsert([c.chunk_id for c in flat], vectors, [c.text for c in flat], [c.meta for c in flat])
+            self.store.upsert(
+                [c.chunk_id for c in flat], vectors, [c.text for c in flat], [c.meta for c in flat]
+            )
         multi_folder: set[str] = set()
         with m.transaction():
             for it, h, upd, cs in chunks:
@@ -219,7 +256,9 @@ class _Run:
         if multi_folder:
             self.will_change()
         for iid in multi_folder:
-            self.store.update_metadata(m.chunk_ids([iid]), {"folders": "; ".join(m.folders_of(iid))})
+            self.store.update_metadata(
+                m.chunk_ids([iid]), {"folders": "; ".join(m.folders_of(iid))}
+            )
         self.report.chunks_embedded += len(flat)
         self.report.timings["write"] += time.perf_counter() - t0
         self.finish_sources()
@@ -271,7 +310,8 @@ class _Run:
         assert self.store is not None
         rows = self.store.manifest.db.execute(
             "SELECT i.kind, COUNT(*) FROM links l JOIN items i ON i.item_id = l.item_id WHERE l.source=? GROUP BY i.kind",
-            (path,)).fetchall()
+            (path,),
+        ).fetchall()
         for kind, n in rows:
             self.report.count(kind, "found", n)
             self.report.count(kind, "unchanged", n)
@@ -281,6 +321,30 @@ def _starts_message(path: Path, offset: int) -> bool:
     with path.open("rb") as f:
         f.seek(offset)
         return f.read(5) == b"From "
+
+
+_WRITE_FAILURES = re.compile(
+    r"disk is full|no space left|file too large|read-?only|quota|errno 28|errno 27|"
+    r"disk i/o error",
+    re.IGNORECASE,
+)
+
+
+def _write_failure(exc: BaseException) -> bool:
+    """Is this (or what caused it) a failed write: a full disk, a size limit, a read-only file?"""
+    while exc is not None:
+        if isinstance(exc, OSError) and exc.errno in (
+            errno.ENOSPC,
+            errno.EFBIG,
+            errno.EROFS,
+            errno.EDQUOT,
+            errno.EACCES,
+        ):
+            return True
+        if _WRITE_FAILURES.search(str(exc)):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def sync_keyword_index(store: Store) -> None:
@@ -311,8 +375,15 @@ def repair(store: Store) -> int:
     return len(ids)
 
 
-def ingest_paths(paths: Iterable[str | Path], settings: Settings, *, rebuild: bool = False, dry_run: bool = False,
-                 embedder: Embedder | None = None, progress: Progress | None = None) -> IngestReport:
+def ingest_paths(
+    paths: Iterable[str | Path],
+    settings: Settings,
+    *,
+    rebuild: bool = False,
+    dry_run: bool = False,
+    embedder: Embedder | None = None,
+    progress: Progress | None = None,
+) -> IngestReport:
     """Ingest files and folders into the store named by ``settings.store``.
 
     Per-item problems are reported, never raised. Raises :class:`IngestError` for a path that
@@ -352,6 +423,14 @@ def ingest_paths(paths: Iterable[str | Path], settings: Settings, *, rebuild: bo
             t0 = time.perf_counter()
             sync_keyword_index(store)
             report.timings["index"] += time.perf_counter() - t0
+        except Exception as exc:
+            if isinstance(exc, PdqError) or not _write_failure(exc):
+                raise
+            raise StoreError(
+                f"cannot write to the store at {store_dir} ({type(exc).__name__}: {str(exc)[:160]}). Is the disk "
+                "full or read-only? Everything written before this point is kept and consistent; free some "
+                "space and run the same `pdq ingest` again to finish"
+            ) from exc
         finally:
             store.close()
     report.seconds = time.perf_counter() - t_start
@@ -360,7 +439,9 @@ def ingest_paths(paths: Iterable[str | Path], settings: Settings, *, rebuild: bo
     return report
 
 
-def _run_sources(run: _Run, roots: list[Path], store_dir: Path, known: dict[str, SourceState]) -> None:
+def _run_sources(
+    run: _Run, roots: list[Path], store_dir: Path, known: dict[str, SourceState]
+) -> None:
     sources: list[SourceFile] = []
     seen: set[str] = set()
     for root in roots:
@@ -379,7 +460,13 @@ def _run_sources(run: _Run, roots: list[Path], store_dir: Path, known: dict[str,
         except OSError as exc:
             run.problem(Problem(str(src.path), "unreadable", str(exc)))
             continue
-        if old and run.store is not None and old.size == st.st_size and old.mtime_ns == st.st_mtime_ns and old.kind == src.kind:
+        if (
+            old
+            and run.store is not None
+            and old.size == st.st_size
+            and old.mtime_ns == st.st_mtime_ns
+            and old.kind == src.kind
+        ):
             run.report.files_skipped_unchanged += 1
             run.count_unchanged(str(src.path))
             continue
@@ -397,8 +484,10 @@ def _write_log(report: IngestReport) -> None:
         return
     try:
         with open(report.log_path, "a", encoding="utf-8") as f:
-            f.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} ingest: {dict(report.totals)} "
-                    f"failed={report.failed} unsupported={len(report.unsupported)}\n")
+            f.write(
+                f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} ingest: {dict(report.totals)} "
+                f"failed={report.failed} unsupported={len(report.unsupported)}\n"
+            )
             for fl in report.failures:
                 f.write(f"FAILED {fl.locator}: {fl.reason} {fl.detail}\n")
             for fl in report.unsupported:

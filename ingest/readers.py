@@ -21,13 +21,18 @@ from .mail import MailContext, parse_message_bytes, parse_msg_file
 from .mailboxes import iter_mbox
 from .notes import display_path, parse_note, parse_todotxt
 from .settings import Settings
+from .timelimit import time_limit
 
 logger = logging.getLogger(__name__)
 
 
 def _fail(locator: str, exc: BaseException) -> ParseResult:
     if isinstance(exc, ItemError):
-        return ParseResult(problems=[Problem(locator, exc.reason, exc.detail, unsupported=exc.reason == "unsupported")])
+        return ParseResult(
+            problems=[
+                Problem(locator, exc.reason, exc.detail, unsupported=exc.reason == "unsupported")
+            ]
+        )
     if isinstance(exc, MemoryError | RecursionError):
         return ParseResult(problems=[Problem(locator, "too complex", type(exc).__name__)])
     if isinstance(exc, OSError):
@@ -39,44 +44,75 @@ def read_source(src: SourceFile, settings: Settings, *, start: int = 0) -> Itera
     """Parse ``src``. For an mbox, ``start`` is the byte offset to resume from."""
     path = src.path
     locator = str(path)
-    mail_kw = dict(timezone=settings.timezone, max_attachment_bytes=int(settings.max_attachment_mb * 1024 * 1024))
+    mail_kw = dict(
+        timezone=settings.timezone,
+        max_attachment_bytes=int(settings.max_attachment_mb * 1024 * 1024),
+    )
     try:
         if src.kind == "mbox":
             for offset, raw in iter_mbox(path, start):
                 loc = f"{path}#{offset}"
                 try:
-                    yield parse_message_bytes(raw, MailContext(str(path), src.folder, loc, **mail_kw))
+                    with time_limit(
+                        settings.max_file_seconds
+                    ):  # per message (its attachments included)
+                        result = parse_message_bytes(
+                            raw, MailContext(str(path), src.folder, loc, **mail_kw)
+                        )
                 except Exception as exc:  # one bad message never stops the mailbox
-                    yield _fail(loc, exc)
+                    result = _fail(loc, exc)
+                yield result
             return
-        if src.kind == "message":
-            yield parse_message_bytes(path.read_bytes(), MailContext(str(path), src.folder, locator, **mail_kw))
-            return
-        if src.kind == "msg":
-            yield parse_msg_file(str(path), MailContext(str(path), src.folder, locator, **mail_kw))
+        if src.kind in ("message", "msg"):
+            with time_limit(settings.max_file_seconds):
+                ctx = MailContext(str(path), src.folder, locator, **mail_kw)
+                result = (
+                    parse_message_bytes(path.read_bytes(), ctx)
+                    if src.kind == "message"
+                    else parse_msg_file(str(path), ctx)
+                )
+            yield result
             return
         if src.kind == "unsupported":
-            yield ParseResult(problems=[Problem(locator, "unsupported type", path.suffix or "no extension", unsupported=True)])
+            yield ParseResult(
+                problems=[
+                    Problem(
+                        locator, "unsupported type", path.suffix or "no extension", unsupported=True
+                    )
+                ]
+            )
             return
         size = path.stat().st_size
         if size > settings.max_file_mb * 1024 * 1024:
-            raise ItemError("too large", f"{size / 1e6:.0f} MB is over max_file_mb={settings.max_file_mb:g}")
+            raise ItemError(
+                "too large", f"{size / 1e6:.0f} MB is over max_file_mb={settings.max_file_mb:g}"
+            )
         tz = ZoneInfo(settings.timezone)
         title = display_path(path, src.root)
-        if src.kind == "calendar":
-            yield parse_calendar_bytes(
-                path.read_bytes(), source_key=str(path), locator=locator, timezone=settings.timezone,
-                now=settings.current_time(), past_days=settings.calendar_past_days,
-                future_days=settings.calendar_future_days,
-            )
-        elif src.kind == "todotxt":
-            yield parse_todotxt(path, path.read_bytes(), title=title, tz=tz)
-        elif src.kind == "note":
-            yield parse_note(path, path.read_bytes(), title=title, tz=tz)
-        elif src.kind == "document":
-            yield _document(path, title)
-        else:
-            yield ParseResult(problems=[Problem(locator, "unsupported type", src.kind, unsupported=True)])
+        with time_limit(
+            settings.max_file_seconds
+        ):  # parse fully inside the limit, yield outside it
+            if src.kind == "calendar":
+                result = parse_calendar_bytes(
+                    path.read_bytes(),
+                    source_key=str(path),
+                    locator=locator,
+                    timezone=settings.timezone,
+                    now=settings.current_time(),
+                    past_days=settings.calendar_past_days,
+                    future_days=settings.calendar_future_days,
+                )
+            elif src.kind == "todotxt":
+                result = parse_todotxt(path, path.read_bytes(), title=title, tz=tz)
+            elif src.kind == "note":
+                result = parse_note(path, path.read_bytes(), title=title, tz=tz)
+            elif src.kind == "document":
+                result = _document(path, title)
+            else:
+                result = ParseResult(
+                    problems=[Problem(locator, "unsupported type", src.kind, unsupported=True)]
+                )
+        yield result
     except Exception as exc:
         yield _fail(locator, exc)
 
@@ -89,4 +125,8 @@ def _document(path: Path, title: str) -> ParseResult:
     pages = [b.page for b in blocks if b.page]
     if pages:
         meta["pages"] = max(pages)
-    return ParseResult(items=[Item(stable_id("doc", str(path)), "document", title, f"Document {title}", blocks, meta)])
+    return ParseResult(
+        items=[
+            Item(stable_id("doc", str(path)), "document", title, f"Document {title}", blocks, meta)
+        ]
+    )

@@ -107,6 +107,12 @@ class Settings(BaseSettings):
         description="Documents larger than this are skipped and reported (mailboxes stream and "
         "have no limit).",
     )
+    max_file_seconds: float = Field(
+        120.0,
+        ge=0,
+        description="Parsing one document, calendar or note may take at most this long; a file that "
+        "takes longer (a 600-page PDF) is skipped and reported as 'timed out'. 0: no limit.",
+    )
     now: datetime | None = Field(
         None,
         description="Pretend the current time is this (ISO 8601); for reproducible demos/tests.",
@@ -122,50 +128,63 @@ class Settings(BaseSettings):
         2, ge=1, description="At most this many chunks per mail thread, event series or file."
     )
     kind_boost: float = Field(
-        0.05, ge=0, description="Cosine-similarity bump in the dense ranking for kinds a question "
-        "favours (events for 'meeting', to-dos for 'task')."
+        0.05,
+        ge=0,
+        description="Cosine-similarity bump in the dense ranking for kinds a question "
+        "favours (events for 'meeting', to-dos for 'task').",
     )
     min_relevance: float = Field(
-        0.25, description="If no chunk is at least this similar to the question (cosine), the "
-        "answer is \"I don't know\" without asking the model."
+        0.25,
+        description="If no chunk is at least this similar to the question (cosine), the "
+        'answer is "I don\'t know" without asking the model.',
     )
     reranker_model: str = Field(
-        "", description="sentence-transformers CrossEncoder name or local path; empty = no "
-        "reranking (none ships offline on PyPI)."
+        "",
+        description="sentence-transformers CrossEncoder name or local path; empty = no "
+        "reranking (none ships offline on PyPI).",
     )
     rerank_candidates: int = Field(20, ge=1, description="Fused hits the reranker rescores.")
 
     # --- generation ----------------------------------------------------------------------
     llm_backend: LlmBackend = Field(
-        "transformers", description="'transformers' (a local model), or 'extractive' (no model: "
-        "quotes the best passages)."
+        "transformers",
+        description="'transformers' (a local model), or 'extractive' (no model: "
+        "quotes the best passages).",
     )
     llm_model: str = Field(
-        "auto", description="Hugging Face model id or local path for the transformers backend. "
+        "auto",
+        description="Hugging Face model id or local path for the transformers backend. "
         "'auto': meta-llama/Llama-2-7b-chat-hf when a CUDA GPU is present and its weights are on "
-        "disk, else the packaged SmolLM2-135M-Instruct (CPU). 'smollm2' forces the packaged one."
+        "disk, else the packaged SmolLM2-135M-Instruct (CPU). 'smollm2' forces the packaged one.",
     )
     llm_device: str = Field("auto", description="'auto', 'cpu', 'cuda', 'cuda:1'...")
     llm_dtype: str = Field(
-        "auto", description="'auto' (bfloat16/float16 on GPU, float32 on CPU), 'bfloat16', "
-        "'float16', 'float32'."
+        "auto",
+        description="'auto' (bfloat16/float16 on GPU, float32 on CPU), 'bfloat16', "
+        "'float16', 'float32'.",
     )
-    llm_quantize: Quantize = Field("none", description="'none', '4bit' or '8bit' (bitsandbytes, GPU only).")
+    llm_quantize: Quantize = Field(
+        "none", description="'none', '4bit' or '8bit' (bitsandbytes, GPU only)."
+    )
     llm_compile: bool = Field(
-        False, description="Static KV cache + torch.compile for faster decoding (GPU; slow first call)."
+        False,
+        description="Static KV cache + torch.compile for faster decoding (GPU; slow first call).",
     )
     llm_max_new_tokens: int = Field(200, ge=8, description="Answer budget in tokens.")
     llm_context_tokens: int = Field(
-        0, ge=0, description="Prompt + answer window in tokens; 0 = the model's own (4,096 for "
-        "Llama 2), capped at 2,048 on CPU."
+        0,
+        ge=0,
+        description="Prompt + answer window in tokens; 0 = the model's own (4,096 for "
+        "Llama 2), capped at 2,048 on CPU.",
     )
     model_cache: Path = Field(
         default_factory=lambda: Path(user_cache_dir("pdq", appauthor=False)) / "models",
         description="Where converted models are cached (the packaged SmolLM2 GGUF → transformers).",
     )
     llm_verify: bool = Field(
-        True, description="Check that numbers and dates in a model's answer occur in its sources; "
-        "a tiny model's unsupported answer is replaced by the quoted passages."
+        True,
+        description="Check that numbers and dates in a model's answer occur in its sources; "
+        "a tiny model's unsupported answer is replaced by the quoted passages.",
     )
     history_turns: int = Field(3, ge=0, description="Previous turns a follow-up question may use.")
 
@@ -191,7 +210,9 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown timezone {v!r} (use an IANA name like 'Europe/London')") from exc
+            raise ValueError(
+                f"unknown timezone {v!r} (use an IANA name like 'Europe/London')"
+            ) from exc
         return v
 
     @classmethod

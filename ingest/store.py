@@ -25,9 +25,13 @@ WRITE_BATCH = 1000  # chunks per Chroma upsert
 
 
 def prepare_dir(store: Path) -> None:
+    """Create the store directory owner-only; an existing one loses group/other access but is
+    never made writable again (a store the user made read-only stays read-only)."""
     try:
         store.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(store, 0o700)
+        mode = store.stat().st_mode & 0o777
+        if mode & 0o077:
+            os.chmod(store, mode & 0o700)
     except OSError as exc:
         raise StoreError(f"cannot create the store at {store}: {exc.strerror or exc}") from exc
     if not os.access(store, os.W_OK):

@@ -238,6 +238,9 @@ def test_bad_paths_and_locked_store(settings, hash_embedder, box):
 def test_store_dir_is_private(box, settings, hash_embedder):
     run([box], settings, hash_embedder)
     assert (settings.store.stat().st_mode & 0o777) == 0o700
+    settings.store.chmod(0o755)  # a store made world-readable by hand is tightened again
+    run([box], settings, hash_embedder)
+    assert (settings.store.stat().st_mode & 0o777) == 0o700
 
 
 def test_failures_are_reported_and_the_rest_stored(tmp_path, settings, hash_embedder):

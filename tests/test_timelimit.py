@@ -1,0 +1,60 @@
+"""The per-file parse time limit: a slow PDF (checked page by page) and a parser that hangs (the
+SIGALRM backstop) fail as "timed out" and the rest of the run is stored."""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+from tests.conftest import SAMPLE
+
+
+def test_a_slow_pdf_times_out_and_the_rest_is_stored(tmp_path, settings, hash_embedder):
+    from ingest.pipeline import ingest_paths
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(SAMPLE / "documents" / "tenancy-agreement.pdf", docs / "slow.pdf")
+    (docs / "fine.md").write_text("# Fine\n\nThis note is quick to read.\n")
+    s = settings.model_copy(update={"max_file_seconds": 1e-6})  # any PDF page is too slow for this
+    r = ingest_paths([docs], s, embedder=hash_embedder)
+    assert [(f.locator.rsplit("/", 1)[-1], f.reason) for f in r.failures] == [
+        ("slow.pdf", "timed out")
+    ]
+    assert (
+        "per-file limit" in r.failures[0].detail and "PDQ_MAX_FILE_SECONDS" in r.failures[0].detail
+    )
+    assert r.by_kind["note"]["new"] == 1
+
+
+def test_a_hanging_parser_is_stopped_by_the_alarm(tmp_path, settings, hash_embedder, monkeypatch):
+    import ingest.readers
+    from ingest.pipeline import ingest_paths
+
+    def hang(*a, **kw):
+        time.sleep(30)
+
+    monkeypatch.setattr(ingest.readers, "parse_note", hang)
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "stuck.md").write_text("# Stuck\n")
+    (notes / "todo.txt").write_text("(A) Call the plumber due:2026-03-12\n")
+    t = time.monotonic()
+    r = ingest_paths(
+        [notes], settings.model_copy(update={"max_file_seconds": 0.5}), embedder=hash_embedder
+    )
+    assert time.monotonic() - t < 10
+    assert [f.reason for f in r.failures] == ["timed out"]
+    assert r.by_kind["todo"]["new"] == 1
+
+
+def test_no_limit_when_zero(tmp_path, settings, hash_embedder):
+    from ingest.pipeline import ingest_paths
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(SAMPLE / "documents" / "tenancy-agreement.pdf", docs / "a.pdf")
+    r = ingest_paths(
+        [docs], settings.model_copy(update={"max_file_seconds": 0}), embedder=hash_embedder
+    )
+    assert r.failed == 0 and r.by_kind["document"]["new"] == 1
