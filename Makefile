@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_ENV := PDQ_STORE=$(CURDIR)/.pdq-demo/store PDQ_NOW=2026-03-11T09:00:00 PDQ_TIMEZONE=Europe/London
 
-.PHONY: setup demo ui test test-fast lint browser screenshot bench-setup bench sample-docs clean
+.PHONY: setup demo ui test test-fast lint browser model-server screenshot bench-setup bench sample-docs clean
 
 setup: $(VENV)/.installed
 
@@ -43,7 +43,16 @@ browser:
 		{ $$SUDO apt-get update -q >/dev/null 2>&1 && $$SUDO apt-get install -y -q chromium fonts-noto-color-emoji >/dev/null 2>&1; } || \
 		echo "warning: could not install chromium; the browser test will be skipped"; }
 
-test: setup browser
+# llama.cpp's OpenAI-compatible server for the scale-out tests (tests/test_model_server.py).
+# PyPI has only the source of llama-cpp-python: pip builds llama.cpp (about 10 min on 2 cores,
+# once: pip caches the wheel). If it cannot be built, those tests skip and say why.
+model-server: setup
+	@$(BIN)/python -c "import llama_cpp.server" 2>/dev/null || { \
+		echo "building llama.cpp's server (llama-cpp-python[server]) for the model-server tests"; \
+		CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip install -q -c constraints.txt "llama-cpp-python[server]==0.3.36" || \
+		echo "warning: could not build llama-cpp-python; the model-server tests will be skipped"; }
+
+test: setup browser model-server
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
 	$(BIN)/ruff check .
 

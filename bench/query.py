@@ -79,15 +79,21 @@ def pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
-def latency(assistant, questions: list[str], **kw) -> tuple[float, float]:
+def latency(assistant, questions: list[str], **kw) -> tuple[float, float, dict[str, float]]:
+    """p50 and p95 of a whole search (planning included) in ms, and the median ms per stage."""
+    r = assistant.retriever
+    when = assistant._now(NOW)
     for q in questions[:3]:  # warm: indexes loaded, caches filled
-        assistant.search(q, k=6, now=NOW, **kw)
-    times = []
+        r.search(r.plan(q, when), now=when, k=6, **kw)
+    times: list[float] = []
+    stages: dict[str, list[float]] = {}
     for q in questions:
         t = time.perf_counter()
-        assistant.search(q, k=6, now=NOW, **kw)
+        res = r.search(r.plan(q, when), now=when, k=6, **kw)
         times.append((time.perf_counter() - t) * 1000)
-    return pct(times, 50), pct(times, 95)
+        for name, sec in res.timings.items():
+            stages.setdefault(name, []).append(sec * 1000)
+    return pct(times, 50), pct(times, 95), {k: pct(v, 50) for k, v in stages.items()}
 
 
 def generator_figures(store: Path, emb) -> str:
@@ -123,6 +129,7 @@ def main() -> None:
     ap.add_argument("--pool", type=int, default=1000, help="distinct generated texts to embed")
     ap.add_argument("--queries", type=int, default=64)
     ap.add_argument("--no-generate", action="store_true")
+    ap.add_argument("--keep", type=Path, help="build the stores in this folder and reuse them next time")
     args = ap.parse_args()
     import numpy as np
 
@@ -135,7 +142,7 @@ def main() -> None:
     questions = [json.loads(x)["question"] for x in (ROOT / "sample_docs/questions.jsonl").read_text().splitlines() if x.strip()]
     questions = questions[: args.queries]
     with tempfile.TemporaryDirectory() as tmpdir:
-        tmp = Path(tmpdir)
+        tmp = args.keep or Path(tmpdir)
         emb = SentenceTransformerEmbedder(load_settings(store=tmp / "unused"))
         pool = pool_texts(args.pool)
         t = time.perf_counter()
@@ -143,10 +150,12 @@ def main() -> None:
         print(f"embedded a pool of {len(pool)} generated texts in {time.perf_counter() - t:.0f}s")
         print("| chunks | build (s) | dense p50/p95 (ms) | hybrid p50/p95 (ms) | hybrid+rerank p50/p95 (ms) |")
         print("|---|---|---|---|---|")
+        stages: list[tuple[int, dict[str, float]]] = []
         for n in args.sizes:
             path = tmp / f"store-{n}"
             t = time.perf_counter()
-            build_store(path, n, pool, vecs, emb)
+            if not (path / "manifest.sqlite").exists():
+                build_store(path, n, pool, vecs, emb)
             build = time.perf_counter() - t
             a = Assistant(store=path, embedder=emb, llm_backend="extractive", timezone="Europe/London",
                           reranker_model=resolve_model_path(DEFAULT_EMBEDDING_MODEL))
@@ -155,7 +164,10 @@ def main() -> None:
             r = latency(a, questions, mode="hybrid", rerank=True)
             print(f"| {n:,} | {build:.0f} | {d[0]:.1f} / {d[1]:.1f} | {h[0]:.1f} / {h[1]:.1f} | {r[0]:.1f} / {r[1]:.1f} |",
                   flush=True)
+            stages.append((n, h[2]))
             a.close()
+        for n, st in stages:
+            print(f"hybrid at {n:,} chunks, median ms per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in st.items()))
         if not args.no_generate:
             from ingest.pipeline import ingest_paths
 

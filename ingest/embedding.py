@@ -203,4 +203,9 @@ class HashEmbedder:
 
 
 def make_embedder(settings: Settings) -> Embedder:
+    """The local sentence-transformers model, or the embeddings server at ``embedding_url``."""
+    if settings.embedding_url:
+        from .remote_embedding import RemoteEmbedder
+
+        return RemoteEmbedder(settings)
     return SentenceTransformerEmbedder(settings)

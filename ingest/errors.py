@@ -20,6 +20,14 @@ class StoreError(PdqError):
     """The store directory cannot be used (not writable, locked, corrupt)."""
 
 
+class NoStoreError(StoreError):
+    """Nothing has been ingested there yet (no store directory, or no collection on the server)."""
+
+
+class RemoteError(PdqError):
+    """A configured server (Chroma, model, embeddings) is down, slow or refuses the request."""
+
+
 class StoreMismatchError(StoreError):
     """The store was built with another embedding model or chunker than the one configured."""
 

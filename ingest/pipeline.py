@@ -86,7 +86,7 @@ class _Run:
         """Before the first write of a run: a new content generation, so a BM25 index built
         before it is known to be stale even if this run is killed before it rebuilds it."""
         if not self.changed and self.store is not None:
-            self.store.manifest.set_meta(content_generation=uuid.uuid4().hex)
+            self.store.set_generation(uuid.uuid4().hex)
             self.changed = True
 
     @property
@@ -351,10 +351,10 @@ def sync_keyword_index(store: Store) -> None:
     """Rebuild the BM25 index when the store changed since it was built (or it is missing)."""
     from . import keyword_index
 
-    generation = store.manifest.get_meta("content_generation")
-    if generation is None:
+    generation = store.generation()
+    if not generation:
         generation = uuid.uuid4().hex
-        store.manifest.set_meta(content_generation=generation)
+        store.set_generation(generation)
     keyword_index.sync(store.path, store.collection, generation)
 
 
@@ -365,7 +365,7 @@ def repair(store: Store) -> int:
     if not ids:
         return 0
     logger.warning("repairing %d items left pending by an interrupted run", len(ids))
-    m.set_meta(content_generation=uuid.uuid4().hex)
+    store.set_generation(uuid.uuid4().hex)
     store.delete_items(ids)
     with m.transaction():
         m.invalidate_sources_of(ids)
@@ -410,10 +410,11 @@ def ingest_paths(
         return report
     prepare_dir(store_dir)
     with StoreLock(store_dir):
+        where = {"chroma_url": settings.chroma_url, "collection": settings.chroma_collection}
         if rebuild:
-            Store.wipe(store_dir)
+            Store.wipe(store_dir, **where)
         signature = chunker_signature(settings, embedder.max_seq_length)
-        store = Store.open(store_dir, model=embedder.name, chunker=signature)
+        store = Store.open(store_dir, model=embedder.name, chunker=signature, **where)
         try:
             report.repaired = repair(store)
             run = _Run(settings, store, embedder, report, progress)

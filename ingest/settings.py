@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from platformdirs import user_cache_dir, user_config_dir, user_data_dir
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 RetrievalMode = Literal["hybrid", "dense", "bm25"]
-LlmBackend = Literal["transformers", "extractive"]
+LlmBackend = Literal["transformers", "extractive", "remote"]
 Quantize = Literal["none", "4bit", "8bit"]
 
 
@@ -64,6 +64,18 @@ class Settings(BaseSettings):
         description="Store directory (Chroma, manifest, logs). Env PDQ_STORE, CLI --store.",
     )
 
+    chroma_url: str = Field(
+        "",
+        description="A Chroma server (http://host:8000) holding the chunks instead of the embedded "
+        "database in the store directory; the manifest, keyword index and lock stay in `store`. "
+        "Env PDQ_CHROMA_URL, CLI --chroma-url.",
+    )
+    chroma_collection: str = Field(
+        "pdq",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$",
+        description="The collection name; on a shared Chroma server, one per person or archive.",
+    )
+
     # --- embeddings ----------------------------------------------------------------------
     embedding_model: str = Field(
         DEFAULT_EMBEDDING_MODEL,
@@ -74,6 +86,12 @@ class Settings(BaseSettings):
         "auto", description="'auto' (CUDA when available, else CPU), 'cpu', 'cuda', 'cuda:1'..."
     )
     embed_batch_size: int = Field(32, ge=1, description="Chunks per embedding batch.")
+    embedding_url: str = Field(
+        "",
+        description="An OpenAI-compatible embeddings server (http://host:8080/v1: vLLM, "
+        "text-embeddings-inference, llama.cpp) that embeds instead of the local model; "
+        "`embedding_model` is the name sent to it and recorded in the store.",
+    )
     torch_threads: int = Field(
         0, ge=0, description="torch CPU threads for embedding; 0 keeps torch's default."
     )
@@ -148,12 +166,30 @@ class Settings(BaseSettings):
     # --- generation ----------------------------------------------------------------------
     llm_backend: LlmBackend = Field(
         "transformers",
-        description="'transformers' (a local model), or 'extractive' (no model: "
+        description="'transformers' (a local model), 'remote' (the OpenAI-compatible server at "
+        "`llm_url`; chosen by itself when `llm_url` is set), or 'extractive' (no model: "
         "quotes the best passages).",
+    )
+    llm_url: str = Field(
+        "",
+        description="An OpenAI-compatible chat-completions server (http://host:8000/v1: vLLM, "
+        "TGI, llama.cpp). Env PDQ_LLM_URL.",
+    )
+    llm_api_key: SecretStr = Field(
+        SecretStr(""),
+        description="API key for `llm_url`/`embedding_url`, from the environment "
+        "(PDQ_LLM_API_KEY); never logged or shown.",
+    )
+    llm_timeout: float = Field(
+        60.0, gt=0, description="Seconds to wait for the remote server (connect, and between tokens)."
+    )
+    llm_retries: int = Field(
+        2, ge=0, description="Retries with exponential backoff when the remote server fails."
     )
     llm_model: str = Field(
         "auto",
-        description="Hugging Face model id or local path for the transformers backend. "
+        description="Hugging Face model id or local path for the transformers backend; for "
+        "'remote', the served model's name ('auto': the server's first model). "
         "'auto': meta-llama/Llama-2-7b-chat-hf when a CUDA GPU is present and its weights are on "
         "disk, else the packaged SmolLM2-135M-Instruct (CPU). 'smollm2' forces the packaged one.",
     )
@@ -201,6 +237,21 @@ class Settings(BaseSettings):
         if isinstance(v, Path):
             return v.expanduser()
         return v
+
+    @field_validator("chroma_url", "llm_url", "embedding_url")
+    @classmethod
+    def _check_url(cls, v: str) -> str:
+        v = v.strip().rstrip("/")
+        if v and not v.startswith(("http://", "https://")):
+            raise ValueError(f"{v!r} is not an http:// or https:// URL")
+        return v
+
+    @model_validator(mode="after")
+    def _remote_when_url(self) -> Settings:
+        """`llm_url` alone selects the remote backend; an explicit backend choice wins."""
+        if self.llm_url and "llm_backend" not in self.model_fields_set:
+            self.llm_backend = "remote"
+        return self
 
     @field_validator("timezone")
     @classmethod

@@ -1,10 +1,16 @@
-"""The store directory: a Chroma collection of chunks plus the manifest beside it.
+"""The store: a Chroma collection of chunks plus the manifest beside it.
 
-Opens (or creates) ``<store>/chroma`` with telemetry off and one collection, ``pdq``, whose
-metadata records the embedding model, its dimension and the chunker that built it. Opening a
-store with another model or chunker raises :class:`StoreMismatchError` naming both and how to
-rebuild. The directory is created owner-only (0700): it holds a person's mail. Embeddings are
-always passed in: Chroma never embeds anything itself (it would download a model).
+Embedded (the default): ``<store>/chroma`` opened with ``PersistentClient``. Server mode
+(``chroma_url``): the collection lives on a Chroma server (``HttpClient``); the manifest, keyword
+index, lock and logs stay in the local store directory. Telemetry is off either way.
+
+The collection's metadata records the embedding model, its dimension and the chunker that built
+it, which store (manifest) writes it, and the content generation (bumped by every ingest that
+changes something, so readers on other machines know when their keyword index is stale). Opening
+a store with another model or chunker raises :class:`StoreMismatchError` naming both and how to
+rebuild; ingesting into a server collection kept by another store is refused. The directory is
+created owner-only (0700): it holds a person's mail. Embeddings are always passed in: Chroma never
+embeds anything itself (it would download a model).
 """
 
 from __future__ import annotations
@@ -12,10 +18,13 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import socket
+import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from .errors import StoreError, StoreMismatchError
+from .errors import NoStoreError, StoreError, StoreMismatchError
 from .manifest import Manifest
 
 logger = logging.getLogger(__name__)
@@ -63,19 +72,29 @@ class StoreLock:
             os.close(self._fd)
 
 
-def _client(store: Path) -> Any:
+def _client(store: Path, url: str = "") -> Any:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
-    return chromadb.PersistentClient(
-        path=str(store / "chroma"),
-        settings=ChromaSettings(anonymized_telemetry=False, allow_reset=True),
-    )
+    settings = ChromaSettings(anonymized_telemetry=False, allow_reset=True)
+    if not url:
+        return chromadb.PersistentClient(path=str(store / "chroma"), settings=settings)
+    parts = urlsplit(url)
+    https = parts.scheme == "https"
+    try:
+        return chromadb.HttpClient(host=parts.hostname or "localhost",
+                                   port=parts.port or (443 if https else 8000), ssl=https,
+                                   settings=settings)
+    except Exception as exc:
+        raise StoreError(f"cannot reach the Chroma server at {url}: {exc}. Is `chroma run` "
+                         "running there?") from exc
 
 
-def _check(path: Path, manifest: Manifest, model: str | None, chunker: str | None) -> None:
-    built_model = manifest.get_meta("embedding_model")
-    built_chunker = manifest.get_meta("chunker")
+def _check(path: Path, manifest: Manifest, model: str | None, chunker: str | None,
+           collection_meta: dict | None = None) -> None:
+    meta = collection_meta or {}
+    built_model = meta.get("pdq_embedding_model") or manifest.get_meta("embedding_model")
+    built_chunker = meta.get("pdq_chunker") or manifest.get_meta("chunker")
     if model and built_model and built_model != model:
         raise StoreMismatchError(
             f"the store at {path} was built with embedding model {built_model!r}, but "
@@ -89,63 +108,137 @@ def _check(path: Path, manifest: Manifest, model: str | None, chunker: str | Non
         )
 
 
+def _get_collection(client: Any, name: str) -> Any:
+    """The collection, or None when there is none of that name (any other failure raises)."""
+    if name not in [getattr(c, "name", c) for c in client.list_collections()]:
+        return None
+    return client.get_collection(name, embedding_function=None)
+
+
+def _writer_id(path: Path, manifest: Manifest) -> str:
+    """This store's identity as a writer of a server collection: a random id kept in the
+    manifest, plus where it lives (for the error message another machine gets)."""
+    sid = manifest.get_meta("store_id")
+    if not sid:
+        sid = uuid.uuid4().hex[:12]
+        manifest.set_meta(store_id=sid)
+    return f"{sid} {socket.gethostname()}:{path}"
+
+
 class Store:
     """Chroma collection + manifest. ``Store.open`` for reading and writing."""
 
-    def __init__(self, path: Path, client: Any, collection: Any, manifest: Manifest) -> None:
+    def __init__(self, path: Path, client: Any, collection: Any, manifest: Manifest,
+                 url: str = "", name: str = COLLECTION) -> None:
         self.path = path
         self.client = client
         self.collection = collection
         self.manifest = manifest
+        self.url = url  # the Chroma server, or "" when embedded
+        self.name = name
+
+    @property
+    def where(self) -> str:
+        """Where the chunks live, for messages: the directory or server + collection."""
+        return f"{self.url} (collection {self.name!r})" if self.url else str(self.path)
 
     @classmethod
     def open(cls, path: Path, *, model: str | None = None, chunker: str | None = None,
-             dim: int | None = None, create: bool = True) -> Store:
-        """Open the store. With ``model``/``chunker`` given, refuse a store built differently.
-        With ``create`` false and no store there, raise StoreError."""
+             dim: int | None = None, create: bool = True, chroma_url: str = "",
+             collection: str = COLLECTION) -> Store:
+        """Open the store. With ``model``/``chunker`` given (a writer), refuse a store built
+        differently, or a server collection another store writes. With ``create`` false and no
+        store there (embedded: no manifest; server: no collection), raise StoreError."""
         path = Path(path).expanduser()
-        if not create and not (path / "manifest.sqlite").exists():
-            raise StoreError(f"no pdq store at {path}: run `pdq ingest PATH` first")
+        if not create and not chroma_url and not (path / "manifest.sqlite").exists():
+            raise NoStoreError(f"no pdq store at {path}: run `pdq ingest PATH` first")
         prepare_dir(path)
         try:
             manifest = Manifest(path / "manifest.sqlite")
-            client = _client(path)
-        except StoreError:
-            raise
         except Exception as exc:
             raise StoreError(f"cannot open the store at {path}: {type(exc).__name__}: {exc}") from exc
-        _check(path, manifest, model, chunker)
         try:
-            collection = client.get_collection(COLLECTION, embedding_function=None)
-        except Exception:
-            collection = None
-        if collection is None and model:
+            client = _client(path, chroma_url)
+            coll = _get_collection(client, collection)
+        except StoreError:
+            manifest.close()
+            raise
+        except Exception as exc:
+            manifest.close()
+            where = f"the Chroma server at {chroma_url}" if chroma_url else f"the store at {path}"
+            raise StoreError(f"cannot open {where}: {type(exc).__name__}: {exc}") from exc
+        if coll is None and not create and chroma_url:
+            manifest.close()
+            raise NoStoreError(f"no collection {collection!r} on the Chroma server at {chroma_url}: "
+                             "run `pdq ingest PATH` with the same --chroma-url first")
+        _check(path, manifest, model, chunker, coll.metadata if coll is not None else None)
+        if coll is None and model:
             meta: dict[str, Any] = {"pdq_embedding_model": model, "pdq_chunker": chunker or ""}
             if dim:
                 meta["pdq_embedding_dim"] = dim
-            collection = client.create_collection(
-                COLLECTION, metadata=meta, embedding_function=None,
+            if chroma_url:
+                meta["pdq_writer"] = _writer_id(path, manifest)
+            coll = client.create_collection(
+                collection, metadata=meta, embedding_function=None,
                 configuration={"hnsw": {"space": "cosine", "ef_construction": 200, "ef_search": 100, "max_neighbors": 32}},
             )
             manifest.set_meta(embedding_model=model, chunker=chunker or "", embedding_dim=dim or 0)
-        return cls(path, client, collection, manifest)
+        store = cls(path, client, coll, manifest, chroma_url, collection)
+        if model and chroma_url and coll is not None:
+            store._claim()
+        return store
+
+    def _claim(self) -> None:
+        """A writer of a server collection: it must be this store's (or nobody's yet)."""
+        me = _writer_id(self.path, self.manifest)
+        owner = (self.collection.metadata or {}).get("pdq_writer")
+        if owner and owner.split()[0] != me.split()[0]:
+            raise StoreError(
+                f"the collection {self.name!r} on {self.url} is kept by another pdq store "
+                f"({owner.split(' ', 1)[-1]}); ingest from there, or give this archive its own "
+                "collection with --chroma-collection NAME"
+            )
+        if not owner:
+            self._set_collection_meta(pdq_writer=me)
+
+    def _set_collection_meta(self, **values: Any) -> None:
+        meta = dict(self.collection.metadata or {})
+        meta.update(values)
+        self.collection.modify(metadata=meta)
+
+    def generation(self) -> str:
+        """The content generation: bumped by every ingest that changed something. In server
+        mode read from the collection (fresh), so readers elsewhere see other machines' ingests."""
+        if self.url and self.collection is not None:
+            try:
+                fresh = self.client.get_collection(self.name, embedding_function=None)
+                return str((fresh.metadata or {}).get("pdq_generation") or "")
+            except Exception as exc:
+                raise StoreError(f"cannot reach the Chroma server at {self.url}: {exc}") from exc
+        return self.manifest.get_meta("content_generation") or ""
+
+    def set_generation(self, generation: str) -> None:
+        self.manifest.set_meta(content_generation=generation)
+        if self.url and self.collection is not None:
+            self._set_collection_meta(pdq_generation=generation)
 
     @staticmethod
-    def wipe(path: Path) -> None:
+    def wipe(path: Path, *, chroma_url: str = "", collection: str = COLLECTION) -> None:
         """Delete every chunk and the manifest (for --rebuild); keeps the directory and logs.
         The collection is dropped through Chroma's API: it caches clients per path, so
         deleting its files under a live client would leave it writing to a removed database."""
         path = Path(path).expanduser()
-        if (path / "chroma").exists():
-            client = _client(path)
-            if COLLECTION in [getattr(c, "name", c) for c in client.list_collections()]:
-                client.delete_collection(COLLECTION)
+        if chroma_url or (path / "chroma").exists():
+            client = _client(path, chroma_url)
+            if _get_collection(client, collection) is not None:
+                client.delete_collection(collection)
         for name in ("manifest.sqlite", "manifest.sqlite-wal", "manifest.sqlite-shm"):
             (path / name).unlink(missing_ok=True)
 
     def check(self, model: str | None = None, chunker: str | None = None) -> None:
         """Raise :class:`StoreMismatchError` when the store was built with another model/chunker."""
-        _check(self.path, self.manifest, model, chunker)
+        meta = self.collection.metadata if self.collection is not None else None
+        _check(self.path, self.manifest, model, chunker, meta)
 
     def close(self) -> None:
         self.manifest.close()
@@ -168,4 +261,5 @@ class Store:
         return self.collection.count() if self.collection is not None else 0
 
     def size_bytes(self) -> int:
+        """Bytes on local disk (in server mode: the manifest and indexes only)."""
         return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.embedding import Embedder, make_embedder
-from ingest.errors import ModelUnavailableError
+from ingest.errors import ModelUnavailableError, RemoteError
 from ingest.pipeline import Progress, ingest_paths
 from ingest.report import IngestReport
 from ingest.settings import Settings, load_settings
@@ -97,7 +97,9 @@ class Assistant:
         """The store, opened on first use (no model needed). Raises StoreError when none exists."""
         with self._lock:
             if self._store is None:
-                self._store = Store.open(self.settings.store, create=False)
+                self._store = Store.open(self.settings.store, create=False,
+                                         chroma_url=self.settings.chroma_url,
+                                         collection=self.settings.chroma_collection)
             return self._store
 
     @property
@@ -135,7 +137,8 @@ class Assistant:
 
     def status(self) -> StoreStatus:
         """What the store holds (no model is loaded)."""
-        return read_status(self.settings.store)
+        s = self.settings
+        return read_status(s.store, chroma_url=s.chroma_url, collection=s.chroma_collection)
 
     def glance(self, now: datetime | str | None = None, days: int = 7) -> Glance:
         """Today's and the next ``days`` days' events and the open to-dos, from metadata only."""
@@ -150,6 +153,9 @@ class Assistant:
         name = backend or self.settings.llm_backend
         if name == "extractive":
             return "extractive (no model)"
+        if name == "remote":
+            m = self.settings.llm_model
+            return f"{'the served model' if m == 'auto' else m} at {self.settings.llm_url}"
         loaded = self._backends.get(name) or (self._backend if backend is None else None)
         if loaded is not None and getattr(loaded, "_model", None) is not None:
             return str(loaded.name)
@@ -178,7 +184,7 @@ class Assistant:
             now: datetime | str | None = None, **options: Any) -> Answer:
         """Answer ``question`` from the store, with sources. Options: k, mode, rerank, backend."""
         answer = None
-        for piece in self.stream(question, history, filters, now, **options):
+        for piece in self.stream(question, history, filters, now, _streaming=False, **options):
             if isinstance(piece, Answer):
                 answer = piece
         assert answer is not None
@@ -186,7 +192,8 @@ class Assistant:
 
     def stream(self, question: str, history: History | None = None, filters: Filters | dict | None = None,
                now: datetime | str | None = None, *, k: int | None = None, mode: str | None = None,
-               rerank: bool | None = None, backend: str | None = None) -> Iterator[str | Answer]:
+               rerank: bool | None = None, backend: str | None = None,
+               _streaming: bool = True) -> Iterator[str | Answer]:
         """Yield the answer's text as it is generated, then the final :class:`Answer`."""
         t_start = time.perf_counter()
         when = self._now(now)
@@ -239,11 +246,23 @@ class Assistant:
         timings["prompt"] = time.perf_counter() - t0
         verify = self.settings.llm_verify and gen.name != "extractive"
         t0 = time.perf_counter()
-        for piece in gen.stream(prompt, query):
-            if not pieces:
-                timings["first_token"] = time.perf_counter() - t0
-            pieces.append(piece)
-            if not (verify and small):  # a tiny model's answer is checked before it is shown
+        whole = getattr(gen, "complete", None)
+        try:
+            for piece in gen.stream(prompt, query) if _streaming or whole is None else [whole(prompt)]:
+                if not pieces:
+                    timings["first_token"] = time.perf_counter() - t0
+                pieces.append(piece)
+                if not (verify and small):  # a tiny model's answer is checked before it is shown
+                    yield piece
+        except RemoteError as exc:  # the model server is down, slow or misnamed
+            if pieces:
+                raise
+            answer.warnings.append(f"{exc} — answered without a model (extractive)")
+            logger.warning("%s", exc)
+            gen, small, verify = ExtractiveBackend(), False, False
+            prompt = build(query, found.sources, now=when, history=turns)
+            for piece in gen.stream(prompt, query):
+                pieces.append(piece)
                 yield piece
         timings["generate"] = time.perf_counter() - t0
         text = "".join(pieces).strip() or IDK

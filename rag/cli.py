@@ -21,6 +21,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="pdq: a private assistant for your own mail, calendar and notes. Nothing leaves your machine.")
 
 StoreOpt = Annotated[Path | None, typer.Option("--store", help="Store directory (default: PDQ_STORE, config file, or ~/.local/share/pdq/store).")]
+ChromaOpt = Annotated[str | None, typer.Option("--chroma-url", help="Keep the chunks on this Chroma server (http://host:port; default PDQ_CHROMA_URL, else embedded).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Verbose logs and full tracebacks.")]
 
@@ -51,6 +52,7 @@ def _fail(exc: BaseException, debug: bool) -> None:
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Mail folders (Maildir, mbox, .eml, .msg), calendars, notes, documents.")],
     store: StoreOpt = None,
+    chroma_url: ChromaOpt = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Delete the store's contents and embed everything again.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Parse and chunk only; embed and store nothing.")] = False,
     as_json: JsonOpt = False,
@@ -59,7 +61,7 @@ def ingest(
     """Parse, chunk, embed and store everything under PATHS; re-runs only do what changed."""
     _setup_logging(debug)
     try:
-        a = _assistant(store, debug)
+        a = _assistant(store, debug, chroma_url=chroma_url)
         show = not as_json and sys.stderr.isatty()
         if show:
             report = _with_progress(a, paths, rebuild, dry_run)
@@ -94,11 +96,11 @@ def _with_progress(a: Any, paths: list[Path], rebuild: bool, dry_run: bool) -> A
 
 
 @app.command()
-def status(store: StoreOpt = None, as_json: JsonOpt = False, debug: DebugOpt = False) -> None:
+def status(store: StoreOpt = None, chroma_url: ChromaOpt = None, as_json: JsonOpt = False, debug: DebugOpt = False) -> None:
     """Show what the store holds: items by kind, chunks, dates, models, size, last sync."""
     _setup_logging(debug)
     try:
-        st = _assistant(store, debug).status()
+        st = _assistant(store, debug, chroma_url=chroma_url).status()
     except PdqError as exc:
         _fail(exc, debug)
         return
@@ -106,7 +108,7 @@ def status(store: StoreOpt = None, as_json: JsonOpt = False, debug: DebugOpt = F
 
 
 NowOpt = Annotated[str | None, typer.Option("--now", help="Pretend it is this time (ISO 8601), for relative dates.")]
-BackendOpt = Annotated[str | None, typer.Option("--backend", help="'transformers' (local model) or 'extractive' (no model).")]
+BackendOpt = Annotated[str | None, typer.Option("--backend", help="'transformers' (local model), 'remote' (PDQ_LLM_URL) or 'extractive' (no model).")]
 SinceOpt = Annotated[str | None, typer.Option("--since", help="Only items dated on/after this day (YYYY-MM-DD).")]
 UntilOpt = Annotated[str | None, typer.Option("--until", help="Only items dated on/before this day (YYYY-MM-DD).")]
 KindOpt = Annotated[list[str] | None, typer.Option("--kind", help="Only these kinds (email, attachment, event, todo, note, document); repeatable.")]
@@ -132,14 +134,15 @@ def _print_sources(sources: list[Any], scores: bool = False) -> None:
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="Your question, in quotes.")],
-    store: StoreOpt = None, now: NowOpt = None, backend: BackendOpt = None, since: SinceOpt = None, until: UntilOpt = None,
+    store: StoreOpt = None, chroma_url: ChromaOpt = None, now: NowOpt = None, backend: BackendOpt = None,
+    since: SinceOpt = None, until: UntilOpt = None,
     kind: KindOpt = None, sender: SenderOpt = None, k: KOpt = None, mode: ModeOpt = None,
     as_json: JsonOpt = False, debug: DebugOpt = False,
 ) -> None:
     """Answer a question from your store, streaming the answer, then its sources."""
     _setup_logging(debug)
     try:
-        a = _assistant(store, debug, now=now)
+        a = _assistant(store, debug, now=now, chroma_url=chroma_url)
         answer = None
         for piece in a.stream(question, filters=_filters(since, until, kind, sender), k=k, mode=mode, backend=backend):
             if isinstance(piece, str):
@@ -167,14 +170,15 @@ def ask(
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
-    store: StoreOpt = None, now: NowOpt = None, since: SinceOpt = None, until: UntilOpt = None, kind: KindOpt = None,
+    store: StoreOpt = None, chroma_url: ChromaOpt = None, now: NowOpt = None, since: SinceOpt = None,
+    until: UntilOpt = None, kind: KindOpt = None,
     sender: SenderOpt = None, k: Annotated[int, typer.Option("-k", help="How many results.")] = 10, mode: ModeOpt = None,
     as_json: JsonOpt = False, debug: DebugOpt = False,
 ) -> None:
     """Ranked sources for a query, with scores and the filters applied (no language model)."""
     _setup_logging(debug)
     try:
-        a = _assistant(store, debug, now=now)
+        a = _assistant(store, debug, now=now, chroma_url=chroma_url)
         when = a._now(None)
         from .filters import from_user
 
@@ -197,11 +201,12 @@ def search(
 
 
 @app.command()
-def chat(store: StoreOpt = None, now: NowOpt = None, backend: BackendOpt = None, debug: DebugOpt = False) -> None:
+def chat(store: StoreOpt = None, chroma_url: ChromaOpt = None, now: NowOpt = None, backend: BackendOpt = None,
+         debug: DebugOpt = False) -> None:
     """An interactive conversation: follow-up questions use the earlier turns. Empty line or Ctrl-D quits."""
     _setup_logging(debug)
     try:
-        a = _assistant(store, debug, now=now)
+        a = _assistant(store, debug, now=now, chroma_url=chroma_url)
         history: list[Any] = []
         while True:
             try:

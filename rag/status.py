@@ -28,6 +28,8 @@ class StoreStatus:
     chunker: str | None = None
     size_mb: float = 0.0
     last_sync: str | None = None
+    chroma: str = ""  # "http://host:port (collection 'pdq')" in server mode
+    writer: str = ""  # server mode: which store (host:path) ingests into the collection
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -43,6 +45,8 @@ class StoreStatus:
             lines.append(f"  dates: {self.first_date} to {self.last_date}")
         lines.append(f"  embedding model: {self.embedding_model} ({self.embedding_dim}-d), chunker {self.chunker}")
         lines.append(f"  size: {self.size_mb:.1f} MB   last sync: {self.last_sync or 'never'}")
+        if self.chroma:
+            lines.append(f"  chunks on the Chroma server {self.chroma}, ingested by {self.writer or '?'}")
         return "\n".join(lines)
 
 
@@ -50,15 +54,22 @@ def _day(epoch: int | None) -> str | None:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d") if epoch is not None else None
 
 
-def read_status(store_dir: Path) -> StoreStatus:
+def read_status(store_dir: Path, *, chroma_url: str = "", collection: str = "pdq") -> StoreStatus:
+    """The store's status. In server mode, counts come from this machine's manifest (zero on a
+    machine that only asks questions) and the chunk count from the server."""
+    from ingest.errors import NoStoreError
     from ingest.store import Store
 
     store_dir = Path(store_dir).expanduser()
-    if not (store_dir / "manifest.sqlite").exists():
+    if not chroma_url and not (store_dir / "manifest.sqlite").exists():
         return StoreStatus(str(store_dir), False)
-    store = Store.open(store_dir, create=False)
+    try:
+        store = Store.open(store_dir, create=False, chroma_url=chroma_url, collection=collection)
+    except NoStoreError:
+        return StoreStatus(f"{chroma_url} (collection {collection!r})", False)
     try:
         m = store.manifest
+        cmeta = (store.collection.metadata or {}) if store.collection is not None else {}
         first, last = m.date_range()
         last_sync = m.get_meta("last_sync")
         dim = m.get_meta("embedding_dim")
@@ -71,11 +82,13 @@ def read_status(store_dir: Path) -> StoreStatus:
             sources=m.n_sources(),
             first_date=_day(first),
             last_date=_day(last),
-            embedding_model=m.get_meta("embedding_model"),
-            embedding_dim=int(json.loads(dim)) if dim else None,
-            chunker=m.get_meta("chunker"),
+            embedding_model=m.get_meta("embedding_model") or cmeta.get("pdq_embedding_model"),
+            embedding_dim=int(json.loads(dim)) if dim else cmeta.get("pdq_embedding_dim"),
+            chunker=m.get_meta("chunker") or cmeta.get("pdq_chunker"),
             size_mb=store.size_bytes() / 1e6,
             last_sync=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(last_sync))) if last_sync else None,
+            chroma=store.where if chroma_url else "",
+            writer=str(cmeta.get("pdq_writer", "")).split(" ", 1)[-1],
         )
     finally:
         store.close()

@@ -29,14 +29,17 @@ from webui.jobs import IngestJobs, save_uploads
 logger = logging.getLogger("pdq.webui")
 SAMPLE_DOCS = Path(__file__).resolve().parent.parent / "sample_docs"
 GLANCE_LINES = 8  # per glance section; the rest folds away
-BACKENDS = {"transformers": "Local language model", "extractive": "Extractive (quotes the best passages, no model)"}
+BACKENDS = {"transformers": "Local language model", "extractive": "Extractive (quotes the best passages, no model)",
+            "remote": "Model server"}
 
 
 # --- process-wide resources ---------------------------------------------------------------------
 @st.cache_resource(show_spinner=False)
-def get_assistant(settings_json: str) -> Assistant:
-    """One Assistant (and so one embedding model, store handle, language model) per settings."""
-    return Assistant(settings=Settings.model_validate_json(settings_json))
+def get_assistant(settings_json: str, _settings: Settings) -> Assistant:
+    """One Assistant (and so one embedding model, store handle, language model) per settings.
+    ``settings_json`` is the cache key (the API key shows as ****** in it); ``_settings``, not
+    hashed, is the object itself."""
+    return Assistant(settings=_settings)
 
 
 @st.cache_resource(show_spinner=False)
@@ -45,8 +48,8 @@ def get_jobs() -> IngestJobs:
 
 
 @st.cache_data(ttl=10, show_spinner=False)
-def get_status(store: str, refresh: int) -> StoreStatus:
-    return read_status(Path(store))
+def get_status(store: str, refresh: int, chroma_url: str = "", collection: str = "pdq") -> StoreStatus:
+    return read_status(Path(store), chroma_url=chroma_url, collection=collection)
 
 
 def _settings() -> Settings:
@@ -75,7 +78,7 @@ def sidebar(a: Assistant, status: StoreStatus) -> dict[str, Any]:
         sender = st.text_input("From (name or address)", key="f_sender", placeholder="e.g. Anna")
 
         st.subheader("Answers")
-        names = list(BACKENDS)
+        names = [n for n in BACKENDS if n != "remote" or s.llm_url]  # remote when configured
         backend = st.selectbox("Answer with", names, index=names.index(s.llm_backend) if s.llm_backend in names else 0,
                                key="o_backend", format_func=lambda n: BACKENDS[n])
         top_k = st.slider("Sources per answer (top-k)", 1, 20, value=min(20, max(1, s.top_k)), key="o_top_k")
@@ -296,10 +299,11 @@ def main() -> None:
     except PdqError as exc:
         st.error(f"pdq's settings are not valid: {render.md(str(exc))}")
         st.stop()
-    a = get_assistant(settings.model_dump_json())
+    a = get_assistant(settings.model_dump_json(), settings)
     st.session_state.setdefault("turns", [])
     job = get_jobs().current(settings.store)
-    status = get_status(str(settings.store), int(job.finished) if job else 0)
+    status = get_status(str(settings.store), int(job.finished) if job else 0,
+                        settings.chroma_url, settings.chroma_collection)
     opts = sidebar(a, status)
 
     if not status.exists or not sum(status.items.values()):
