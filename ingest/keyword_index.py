@@ -55,9 +55,62 @@ class KeywordIndex:
     generation: str
     stemmer: Any
     _pos: dict[str, int] = field(init=False, repr=False)
+    _columns: dict[str, Any] | None = field(default=None, init=False, repr=False)
+    _threads: dict[str, list[int]] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._pos = {cid: i for i, cid in enumerate(self.ids)}
+
+    @property
+    def columns(self) -> dict[str, Any]:
+        """The filterable metadata as numpy columns (built once), so a filter over 100k chunks
+        is a few vector operations instead of a Python loop."""
+        if self._columns is None:
+            import numpy as np
+
+            m = self.meta
+            self._columns = {
+                "date": np.array([x.get("date", np.nan) if x.get("date") is not None else np.nan for x in m],
+                                 dtype=np.float64),
+                "kind": np.array([x.get("kind", "") for x in m], dtype=object),
+                "from_addr": np.array([x.get("from_addr", "") for x in m], dtype=object),
+                "not_done": np.array([x.get("done") is False for x in m], dtype=bool),
+            }
+        return self._columns
+
+    def mask(self, start: float | None = None, end: float | None = None, kinds: tuple[str, ...] = (),
+             senders: tuple[str, ...] = (), open_todos: bool = False) -> Any:
+        """Boolean array: the chunks inside ``[start, end)`` (epoch seconds), of ``kinds``, from
+        ``senders``, open to-dos — the same rules as the Chroma ``where`` clause."""
+        import numpy as np
+
+        c = self.columns
+        out = np.ones(len(self.ids), dtype=bool)
+        if start is not None or end is not None:
+            d = c["date"]
+            out &= ~np.isnan(d)
+            if start is not None:
+                out &= d >= start
+            if end is not None:
+                out &= d < end
+        if kinds:
+            out &= np.isin(c["kind"], list(kinds))
+        if senders:
+            out &= np.isin(c["from_addr"], list(senders))
+        if open_todos:
+            out &= c["not_done"]
+        return out
+
+    def thread(self, thread_id: str) -> list[int]:
+        """Positions of every chunk of a mail thread (index built once)."""
+        if self._threads is None:
+            threads: dict[str, list[int]] = {}
+            for i, x in enumerate(self.meta):
+                t = x.get("thread_id")
+                if t:
+                    threads.setdefault(t, []).append(i)
+            self._threads = threads
+        return self._threads.get(thread_id, [])
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -59,6 +59,14 @@ class Filters:
             return False
         return not (self.open_todos and meta.get("done") is not False)
 
+    def mask(self, index: Any) -> Any:
+        """The same predicate as :meth:`match`, vectorised over a keyword index's metadata."""
+        t = self.time
+        start = None if t is None else (t.start_epoch if t.start_epoch is not None else float("-inf"))
+        return index.mask(start=start,
+                          end=t.end_epoch if t is not None else None,
+                          kinds=self.kinds, senders=self.senders, open_todos=self.open_todos)
+
     def describe(self) -> dict[str, str]:
         """For people: {"dates": "2026-03-09 to 2026-03-15", "kind": "event", ...}."""
         out: dict[str, str] = {}

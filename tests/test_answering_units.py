@@ -92,3 +92,35 @@ def test_answer_rendering_escapes_stored_text():
     df = a.to_dataframe()
     assert list(df["title"]) == ["<script>alert(1)</script> *bold*"] and df.shape[0] == 1
     assert a.to_dict()["sources"][0]["header"] == "06 Mar 2026 13:00 · <script>alert(1)</script> *bold*"
+
+
+def test_vectorised_filter_mask_equals_the_predicate():
+    """The BM25 side filters with numpy columns; it must keep exactly what Filters.match keeps."""
+    import random
+
+    from ingest.keyword_index import KeywordIndex
+    from rag.dates import TimeRange
+
+    rnd = random.Random(5)
+    tz = ZoneInfo("Europe/London")
+    metas = []
+    for i in range(3000):
+        m = {"item_id": f"i{i}", "kind": rnd.choice(["email", "event", "todo", "note"])}
+        if rnd.random() < 0.9:
+            m["date"] = 1_772_000_000 + rnd.randint(0, 3_000_000)
+        if m["kind"] == "email":
+            m["from_addr"] = rnd.choice(["anna@x", "ben@x", "tom@x"])
+            m["thread_id"] = f"t{i % 40}"
+        if m["kind"] == "todo":
+            m["done"] = rnd.random() < 0.5
+        metas.append(m)
+    kw = KeywordIndex(None, [f"c{i}" for i in range(len(metas))], metas, "g", None)
+    ranges = [None, TimeRange(datetime(2026, 3, 1, tzinfo=tz), datetime(2026, 3, 15, tzinfo=tz)),
+              TimeRange(datetime(2026, 3, 10, tzinfo=tz), None), TimeRange(None, datetime(2026, 3, 5, tzinfo=tz))]
+    for t in ranges:
+        for kinds in [(), ("email",), ("todo", "event")]:
+            for senders in [(), ("anna@x",)]:
+                for open_todos in (False, True):
+                    f = Filters(time=t, kinds=kinds, senders=senders, open_todos=open_todos)
+                    assert f.mask(kw).tolist() == [f.match(m) for m in metas], f
+    assert kw.thread("t3") == [i for i, m in enumerate(metas) if m.get("thread_id") == "t3"]
