@@ -87,30 +87,28 @@ class RemoteBackend:
     def count_tokens(self, text: str) -> int:
         return int(len(text) / CHARS_PER_TOKEN) + 1
 
+    def _create(self, prompt: Prompt, stream: bool) -> Any:
+        return self.client.chat.completions.create(
+            model=self.model, messages=prompt.messages, stream=stream, temperature=0,
+            max_tokens=self.settings.llm_max_new_tokens)
+
     def stream(self, prompt: Prompt, question: str) -> Iterator[str]:
-        model = self.model
         try:
-            chunks = self.client.chat.completions.create(
-                model=model, messages=prompt.messages, stream=True, temperature=0,
-                max_tokens=self.settings.llm_max_new_tokens)
-            for chunk in chunks:
-                if not chunk.choices:
-                    continue
-                piece = chunk.choices[0].delta.content
+            for chunk in self._create(prompt, stream=True):
+                piece = chunk.choices[0].delta.content if chunk.choices else None
                 if piece:
                     yield piece
         except RemoteError:
             raise
         except Exception as exc:
-            raise explain(exc, self.url, model) from exc
+            raise explain(exc, self.url, self._model) from exc
 
     def complete(self, prompt: Prompt) -> str:
         """The whole answer in one request (no streaming)."""
-        model = self.model
         try:
-            out = self.client.chat.completions.create(
-                model=model, messages=prompt.messages, stream=False, temperature=0,
-                max_tokens=self.settings.llm_max_new_tokens)
+            out = self._create(prompt, stream=False)
+        except RemoteError:
+            raise
         except Exception as exc:
-            raise explain(exc, self.url, model) from exc
+            raise explain(exc, self.url, self._model) from exc
         return (out.choices[0].message.content or "").strip()

@@ -90,6 +90,16 @@ def wait_for_lock(lock: Path, proc: subprocess.Popen, timeout: float = 120) -> b
     return False
 
 
+def assert_store_answers(env: dict[str, str]) -> None:
+    """`pdq ask` on the sample store still finds the dentist's rescheduled day."""
+    asked = subprocess.run(
+        [pdq(), "ask", "When is my dentist appointment?", "--backend", "extractive",
+         "--now", "2026-03-11T09:00:00"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert asked.returncode == 0 and "19 March" in asked.stdout, asked.stderr[-2000:]
+
+
 def env_for(store: Path) -> dict[str, str]:
     return dict(os.environ, PDQ_STORE=str(store), HF_HUB_OFFLINE="1")
 
@@ -159,22 +169,7 @@ def test_second_ingest_is_refused_while_questions_keep_working(tmp_path, sample_
         assert second.returncode == 1, second.stdout
         assert second.stderr.strip().startswith("pdq: error: another pdq ingest is running on")
         assert "Traceback" not in second.stderr
-        asked = subprocess.run(
-            [
-                pdq(),
-                "ask",
-                "When is my dentist appointment?",
-                "--backend",
-                "extractive",
-                "--now",
-                "2026-03-11T09:00:00",
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert asked.returncode == 0 and "19 March" in asked.stdout, asked.stderr[-2000:]
+        assert_store_answers(env)
         assert first.poll() is None, "the first ingest should still be running during the question"
     finally:
         out, err = first.communicate(timeout=900)
@@ -270,22 +265,7 @@ def test_full_disk_is_a_clear_error_and_the_store_survives(tmp_path, sample_stor
         or "space" in full.stderr.lower()
         or "write" in full.stderr.lower()
     )
-    asked = subprocess.run(
-        [
-            pdq(),
-            "ask",
-            "When is my dentist appointment?",
-            "--backend",
-            "extractive",
-            "--now",
-            "2026-03-11T09:00:00",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert asked.returncode == 0 and "19 March" in asked.stdout, asked.stderr[-2000:]
+    assert_store_answers(env)
     again = subprocess.run(
         [pdq(), "ingest", str(mbox), "--json"], env=env, capture_output=True, text=True, timeout=600
     )
