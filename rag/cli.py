@@ -70,6 +70,11 @@ def ingest(
     except PdqError as exc:
         _fail(exc, debug)
         return
+    except KeyboardInterrupt:
+        # Ctrl-C: what was written is journalled, so the store is consistent; a re-run resumes
+        typer.echo("pdq: interrupted; everything stored so far is kept. Run the same command again "
+                   "to finish (finished items are skipped).", err=True)
+        raise typer.Exit(130) from None
     typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else str(report))
 
 
