@@ -4,11 +4,16 @@ loaded in 4-bit; each decode rate also as a percentage of the memory-bandwidth c
 (bandwidth / bytes of weights read per token).
 
     .venv/bin/python bench/generate.py [--model ID_OR_PATH] [--bandwidth-gbs N] [--new-tokens 128]
+    .venv/bin/python bench/generate.py --architecture llama-2-7b      # random weights, see below
 
 Default model: ``auto`` as pdq resolves it (Llama 2 7B chat on a CUDA GPU when on disk, else the
-packaged SmolLM2-135M on CPU). The bandwidth is looked up for known GPUs, measured with a large
-array copy on CPU, or given with ``--bandwidth-gbs``. 4-bit needs CUDA (bitsandbytes) and is
-skipped elsewhere; ``torch.compile`` is skipped on CPU unless ``--compile-on-cpu``.
+packaged SmolLM2-135M on CPU). ``--architecture llama-2-7b`` (or ``llama-2-13b``) times a model
+of exactly that shape with random weights (bench/random_llama.py), for GPU machines that cannot
+download Meta's checkpoint: the bytes read per token, and so the speed, are the same. The
+bandwidth is looked up for known GPUs, measured with a large array copy on CPU, or given with
+``--bandwidth-gbs``. Static cache + compile uses transformers' own automatic compilation of the
+decoding step (``CompileConfig``, CUDA graphs); 4-bit needs CUDA (bitsandbytes) and is skipped
+elsewhere; compile is skipped on CPU unless ``--compile-on-cpu``.
 """
 
 from __future__ import annotations
@@ -71,7 +76,10 @@ def measure(model, tok, device: str, n_prompt: int, new_tokens: int, sync) -> tu
     ids, mask = prompt_ids(tok, n_prompt, device)
     kw = {"do_sample": False, "pad_token_id": tok.eos_token_id or 0}
     with torch.inference_mode():
-        model.generate(ids, attention_mask=mask, max_new_tokens=2, **kw)  # warm up
+        # warm up at full length twice: a static cache is sized by the first call (later, shorter
+        # calls reuse it) and compilation / CUDA-graph capture happen on the first calls
+        for _ in range(2):
+            model.generate(ids, attention_mask=mask, max_new_tokens=new_tokens, min_new_tokens=new_tokens, **kw)
         sync()
         t = time.perf_counter()
         model.generate(ids, attention_mask=mask, max_new_tokens=1, min_new_tokens=1, **kw)
@@ -92,20 +100,37 @@ def main() -> None:
     ap.add_argument("--new-tokens", type=int, default=128)
     ap.add_argument("--prompts", type=int, nargs="+", default=[512, 2048])
     ap.add_argument("--compile-on-cpu", action="store_true")
+    ap.add_argument("--architecture", help="time a random-weight model of this shape: "
+                    "llama-2-7b, llama-2-13b, llama-debug (bench/random_llama.py)")
+    ap.add_argument("--scratch", type=Path, help="where --architecture writes its checkpoint (default: a temp dir)")
+    ap.add_argument("--skip", nargs="*", default=[], choices=["plain", "compile", "4bit"])
     args = ap.parse_args()
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer, CompileConfig
 
     from ingest.privacy import apply_offline_env
     from ingest.settings import load_settings
     from rag.generation import resolve_model
 
     apply_offline_env()
-    settings = load_settings(llm_model=args.model)
-    path, name = resolve_model(settings)
     cuda = torch.cuda.is_available()
     device = "cuda" if cuda else "cpu"
     dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if cuda else torch.float32
+    if args.architecture:
+        import tempfile
+
+        from bench.random_llama import write_random_checkpoint
+
+        scratch = args.scratch or Path(tempfile.mkdtemp(prefix="pdq-bench-"))
+        name = f"{args.architecture} shape, random weights"
+        if (scratch / "config.json").exists():  # written by an earlier run with the same --scratch
+            path = str(scratch)
+        else:
+            t = time.perf_counter()
+            path = str(write_random_checkpoint(args.architecture, scratch, str(dtype).removeprefix("torch."), device))
+            print(f"wrote {name} to {path} in {time.perf_counter() - t:.0f} s")
+    else:
+        path, name = resolve_model(load_settings(llm_model=args.model))
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     bw, bw_note = bandwidth(device, args.bandwidth_gbs)
     tok = AutoTokenizer.from_pretrained(path)
@@ -130,15 +155,25 @@ def main() -> None:
     if cuda:
         kwargs["device_map"] = "cuda"
     model = AutoModelForCausalLM.from_pretrained(path, **kwargs).eval()
-    report(f"plain generate ({str(dtype).removeprefix('torch.')})", model)
-    if cuda or args.compile_on_cpu:
+    if "plain" not in args.skip:
+        report(f"plain generate ({str(dtype).removeprefix('torch.')})", model)
+    if "compile" in args.skip:
+        pass
+    elif cuda or args.compile_on_cpu:
+        # what pdq does with llm_compile: transformers compiles the decoding step itself
         model.generation_config.cache_implementation = "static"
-        model.forward = torch.compile(model.forward, mode="reduce-overhead", fullgraph=True)
+        cc = CompileConfig(fullgraph=True, mode="reduce-overhead" if cuda else "default")
+        cc._compile_all_devices = not cuda or None
+        model.generation_config.compile_config = cc
+        t = time.perf_counter()
         report("static cache + torch.compile", model)
+        print(f"(compile variant, warm-ups included: {time.perf_counter() - t:.0f} s)")
     else:
         print("| static cache + torch.compile | skipped on CPU (--compile-on-cpu to try) | | | | | |")
     del model
-    if cuda:
+    if "4bit" in args.skip:
+        pass
+    elif cuda:
         torch.cuda.empty_cache()
         try:
             from transformers import BitsAndBytesConfig

@@ -184,8 +184,15 @@ class TransformersBackend:
             self._model.eval()
             self.device = str(next(self._model.parameters()).device)
             if s.llm_compile:
-                self._model.generation_config.cache_implementation = "static"
-                self._model.forward = torch.compile(self._model.forward, mode="reduce-overhead", fullgraph=True)
+                # transformers compiles the decoding step itself when the cache is static (CUDA
+                # graphs on a GPU); wrapping model.forward as well would compile it twice
+                from transformers import CompileConfig
+
+                gc = self._model.generation_config
+                gc.cache_implementation = "static"
+                gc.compile_config = CompileConfig(fullgraph=True, mode="reduce-overhead" if cuda else "default")
+                if not cuda:
+                    gc.compile_config._compile_all_devices = True
             logger.info("language model %s loaded on %s", self.name, self.device)
 
     @property
