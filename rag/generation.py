@@ -147,6 +147,7 @@ class TransformersBackend:
         self._lock = threading.Lock()
         self.device = "cpu"
         self._small: bool | None = None
+        self._decoder: Any = None  # rag.decoding.CompiledDecoder when llm_compile
 
     def load(self) -> None:
         with self._lock:
@@ -183,16 +184,10 @@ class TransformersBackend:
                 raise _unavailable(path, exc) from exc
             self._model.eval()
             self.device = str(next(self._model.parameters()).device)
-            if s.llm_compile:
-                # transformers compiles the decoding step itself when the cache is static (CUDA
-                # graphs on a GPU); wrapping model.forward as well would compile it twice
-                from transformers import CompileConfig
+            if s.llm_compile:  # static cache + a compiled decode step (CUDA graph on a GPU)
+                from .decoding import CompiledDecoder
 
-                gc = self._model.generation_config
-                gc.cache_implementation = "static"
-                gc.compile_config = CompileConfig(fullgraph=True, mode="reduce-overhead" if cuda else "default")
-                if not cuda:
-                    gc.compile_config._compile_all_devices = True
+                self._decoder = CompiledDecoder(self._model, mode="reduce-overhead" if cuda else "default")
             logger.info("language model %s loaded on %s", self.name, self.device)
 
     @property
@@ -247,6 +242,9 @@ class TransformersBackend:
 
         def run() -> None:
             try:
+                if self._decoder is not None:
+                    self._decode(inputs["input_ids"], kwargs, streamer)
+                    return
                 with torch.inference_mode():
                     self.model.generate(**kwargs)
             except BaseException as exc:  # surfaced below, after the streamer ends
@@ -259,6 +257,25 @@ class TransformersBackend:
         t.join()
         if errors:
             raise errors[0]
+
+
+    def _decode(self, input_ids: Any, kwargs: dict[str, Any], streamer: Any) -> None:
+        """The llm_compile path: rag.decoding's loop with the same greedy decoding, repetition
+        penalty, length and stop strings as the ``generate`` call it replaces."""
+        import torch
+
+        gc = self.model.generation_config
+        eos = gc.eos_token_id if isinstance(gc.eos_token_id, list) else [gc.eos_token_id]
+        eos_ids = {int(e) for e in [*eos, self.tokenizer.eos_token_id] if e is not None}
+        stops = kwargs.get("stop_strings") or []
+        streamer.put(input_ids.cpu())  # the prompt (the streamer skips it)
+        out: list[int] = []
+        for t in self._decoder.generate(input_ids, kwargs["max_new_tokens"], eos_ids, kwargs["repetition_penalty"]):
+            streamer.put(torch.tensor([t]))
+            out.append(t)
+            if stops and any(x in self.tokenizer.decode(out[-8:]) for x in stops):
+                break
+        streamer.end()
 
 
 # --- extractive ---------------------------------------------------------------------------------

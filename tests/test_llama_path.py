@@ -75,6 +75,7 @@ def test_on_the_gpu_it_loads_in_half_precision_and_streams(llama_dir, tmp_path):
     import torch
 
     b = backend(llama_dir, tmp_path, llm_device="cuda")
+    b.load()
     assert b.device.startswith("cuda")
     assert next(b.model.parameters()).dtype in (torch.bfloat16, torch.float16)
     assert b.context_window == 4096  # the GPU window (CPU keeps 2048)
@@ -96,18 +97,55 @@ def test_on_the_gpu_4bit_quantises_the_linear_layers(llama_dir, tmp_path):
 def test_on_the_gpu_static_cache_and_compile_stream_the_same_text(llama_dir, tmp_path):
     eager = generate(backend(llama_dir, tmp_path, llm_device="cuda"))
     b = backend(llama_dir, tmp_path, llm_device="cuda", llm_compile=True)
-    assert b.model.generation_config.cache_implementation == "static"
+    b.load()
+    assert b._decoder is not None
     compiled = generate(b)
-    assert compiled and generate(b) == compiled
+    assert compiled and generate(b) == compiled  # the captured graph is replayed, same text
     # bf16 kernels may pick a different argmax after many steps; the start must agree
     assert compiled[:8] == eager[:8]
 
 
+@needs_cuda
+def test_on_the_gpu_the_compiled_loop_matches_generate_token_for_token(llama_dir):
+    import torch
+
+    _compare_with_generate(llama_dir, "cuda", torch.bfloat16, prefix=8)
+
+
+def _compare_with_generate(llama_dir: Path, device: str, dtype, prefix: int | None = None) -> None:
+    """rag.decoding's loop yields the tokens of transformers' greedy generate, with and without
+    the repetition penalty pdq uses, over two cache buckets."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from rag.decoding import CompiledDecoder
+
+    model = AutoModelForCausalLM.from_pretrained(llama_dir, dtype=dtype).to(device).eval()
+    dec = CompiledDecoder(model, mode="reduce-overhead" if device == "cuda" else "default")
+    torch.manual_seed(1)
+    for n_prompt, penalty in ((40, 1.0), (40, 1.05), (1100, 1.05)):
+        ids = torch.randint(3, 259, (1, n_prompt), device=device)
+        with torch.inference_mode():
+            ref = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=20, do_sample=False,
+                                 repetition_penalty=penalty, eos_token_id=None, pad_token_id=0)[0, n_prompt:].tolist()
+        got = list(dec.generate(ids, 20, repetition_penalty=penalty))
+        assert len(got) == 20
+        assert got[:prefix] == ref[:prefix], (n_prompt, penalty)
+
+
+@pytest.mark.slow
+def test_the_compiled_loop_matches_generate_token_for_token_on_cpu(llama_dir):
+    import torch
+
+    _compare_with_generate(llama_dir, "cpu", torch.float32)
+
+
 @pytest.mark.slow
 def test_static_cache_and_compile_on_cpu_stream_the_same_text(llama_dir, tmp_path):
-    """llm_compile goes through transformers' own compile of the decoding step; CI has no GPU,
-    so this is where CI exercises that path (on CPU, float32: the same text as eager)."""
+    """llm_compile goes through rag/decoding.py's compiled loop; CI has no GPU, so this is where
+    CI exercises that path (on CPU, float32: exactly the text of eager generate)."""
     eager = generate(backend(llama_dir, tmp_path, llm_device="cpu"))
     b = backend(llama_dir, tmp_path, llm_device="cpu", llm_compile=True)
-    assert b.model.generation_config.cache_implementation == "static"
+    b.load()
+    assert b._decoder is not None
     assert generate(b) == eager
