@@ -56,6 +56,25 @@ def bandwidth(device: str, given: float | None) -> tuple[float, str]:
     return best, "CPU, measured with a 256 MB copy"
 
 
+def copy_bandwidth_gpu() -> float:
+    """GB/s of a 4 GB device-to-device copy (bytes read + written), best of 5."""
+    import torch
+
+    a = torch.empty(2 * 1024**3, dtype=torch.uint8, device="cuda")
+    b = torch.empty_like(a)
+    best = 0.0
+    for _ in range(5):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        b.copy_(a)
+        end.record()
+        end.synchronize()
+        best = max(best, 2 * a.numel() / (start.elapsed_time(end) / 1000) / 1e9)
+    del a, b
+    torch.cuda.empty_cache()
+    return best
+
+
 def weight_bytes(model) -> int:
     return sum(p.numel() * p.element_size() for p in model.parameters()) + sum(
         b.numel() * b.element_size() for b in model.buffers())
@@ -105,6 +124,10 @@ def measure_decoder(decoder, tok, device: str, n_prompt: int, new_tokens: int) -
     ttft = time.perf_counter() - t
     n = 1 + sum(1 for _ in it)
     total = time.perf_counter() - t
+    if decoder.cuda:
+        step = decoder.step_time(ids, new_tokens)
+        print(f"(prompt {n_prompt}: GPU time per compiled step with the host not waiting: {1000 * step:.2f} ms "
+              f"= {1 / step:.1f} tok/s)")
     return ttft, (n - 1) / max(1e-9, total - ttft)
 
 
@@ -151,6 +174,10 @@ def main() -> None:
     tok = AutoTokenizer.from_pretrained(path)
     print(f"model: {name} ({path}) on {device} [{torch.cuda.get_device_name(0) if cuda else 'CPU'}], "
           f"{torch.get_num_threads()} torch threads; bandwidth {bw:.0f} GB/s ({bw_note})")
+    if cuda:
+        measured = copy_bandwidth_gpu()
+        print(f"measured device-to-device copy: {measured:.0f} GB/s ({100 * measured / bw:.0f}% of the figure the "
+              f"ceiling uses); weights-only ceiling, the KV cache read per token is extra")
     print("| variant | weights (GB) | prompt | first token (s) | decode (tok/s) | ceiling (tok/s) | % of ceiling |")
     print("|---|---|---|---|---|---|---|")
 

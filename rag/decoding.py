@@ -17,23 +17,40 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-BUCKETS = (1024, 2048, 4096, 8192, 16384)
+BUCKETS = (1024, 2048, 3072, 4096, 6144, 8192, 12288, 16384)
 
 
 class CompiledDecoder:
-    """Greedy decoding for one model; create once per loaded model, reuse for every request."""
+    """Greedy decoding for one model; create once per loaded model, reuse for every request.
+
+    One compiled step does the forward pass, the repetition penalty (on a "seen" mask, as
+    transformers' RepetitionPenaltyLogitsProcessor: float32 logits, divided when positive,
+    multiplied when negative) and the argmax, so the host only replays a graph per token. On a
+    GPU the next step is queued before the host waits for the current token (copied to pinned
+    memory), so streaming costs no GPU idle time."""
 
     def __init__(self, model: Any, mode: str = "reduce-overhead") -> None:
         import torch
 
         self.model = model
         self.device = next(model.parameters()).device
+        self.cuda = self.device.type == "cuda"
         self._caches: dict[int, Any] = {}
         self._step = torch.compile(self._forward, mode=mode, fullgraph=True)
 
-    def _forward(self, tok: Any, pos: Any, cache: Any) -> Any:
+    def _pick(self, logits: Any, seen: Any, penalty: float) -> tuple[Any, Any]:
+        import torch
+
+        logits = logits.float()
+        if penalty != 1.0:
+            logits = torch.where(seen, torch.where(logits < 0, logits * penalty, logits / penalty), logits)
+        tok = logits.argmax(-1, keepdim=True)
+        return tok, seen.scatter(1, tok, True)
+
+    def _forward(self, tok: Any, pos: Any, seen: Any, cache: Any, penalty: float) -> tuple[Any, Any, Any]:
         out = self.model(input_ids=tok, cache_position=pos, past_key_values=cache, use_cache=True)
-        return out.logits[:, -1, :]
+        nxt, seen = self._pick(out.logits[:, -1, :], seen, penalty)
+        return nxt, pos + 1, seen
 
     def _cache(self, length: int) -> Any:
         import torch
@@ -57,24 +74,45 @@ class CompiledDecoder:
         n = int(input_ids.shape[1])
         cache = self._cache(n + max_new_tokens)
         with torch.no_grad():
-            pos = torch.arange(n, device=self.device)
-            logits = self.model(input_ids=input_ids, cache_position=pos, past_key_values=cache,
-                                use_cache=True).logits[:, -1, :]
-            seen = input_ids[0]
+            logits = self.model(input_ids=input_ids, cache_position=torch.arange(n, device=self.device),
+                                past_key_values=cache, use_cache=True).logits[:, -1, :]
+            seen = torch.zeros(logits.shape, dtype=torch.bool, device=self.device).scatter(1, input_ids, True)
+            tok, seen = self._pick(logits, seen, repetition_penalty)
+            pos = torch.tensor([n], device=self.device)
+        host = torch.empty((1, 1), dtype=torch.long, pin_memory=self.cuda)
         for i in range(max_new_tokens):
             with torch.no_grad():
-                if repetition_penalty != 1.0:  # as transformers' RepetitionPenaltyLogitsProcessor
-                    score = logits.gather(1, seen[None])
-                    score = torch.where(score < 0, score * repetition_penalty, score / repetition_penalty)
-                    logits = logits.scatter(1, seen[None], score)
-                tok = logits.argmax(-1, keepdim=True)
-                t = int(tok)
+                host.copy_(tok, non_blocking=self.cuda)
+                ready = None
+                if self.cuda:
+                    ready = torch.cuda.Event()
+                    ready.record()
+                if i + 1 < max_new_tokens:  # queue the next step before waiting for this token
+                    tok, pos, seen = (x.clone() for x in self._step(tok, pos, seen, cache, repetition_penalty))
+            if ready is not None:
+                ready.synchronize()
+            t = int(host[0, 0])
             if t in eos:
                 return
             yield t
-            if i + 1 == max_new_tokens:
-                return
-            with torch.no_grad():
-                seen = torch.cat([seen, tok[0]])
-                # the graph's output buffer is reused by the next replay: take a copy
-                logits = self._step(tok, torch.tensor([n + i], device=self.device), cache).clone()
+
+    def step_time(self, input_ids: Any, steps: int = 100) -> float:
+        """Seconds of GPU time per compiled decode step, with nothing waiting on the host (for
+        bench/generate.py: the loop's ceiling)."""
+        import torch
+
+        for _ in self.generate(input_ids, steps):  # compiled and captured for this bucket
+            pass
+        n = int(input_ids.shape[1])
+        cache = self._cache(n + steps)
+        with torch.no_grad():
+            tok = input_ids[:, -1:]
+            pos = torch.tensor([n], device=self.device)
+            seen = torch.zeros((1, self.model.config.vocab_size), dtype=torch.bool, device=self.device)
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            for _ in range(steps):
+                tok, pos, seen = (x.clone() for x in self._step(tok, pos, seen, cache, 1.0))
+            end.record()
+            end.synchronize()
+        return start.elapsed_time(end) / 1000 / steps

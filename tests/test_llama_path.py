@@ -109,7 +109,8 @@ def test_on_the_gpu_static_cache_and_compile_stream_the_same_text(llama_dir, tmp
 def test_on_the_gpu_the_compiled_loop_matches_generate_token_for_token(llama_dir):
     import torch
 
-    _compare_with_generate(llama_dir, "cuda", torch.bfloat16, prefix=8)
+    # float32 (TF32 off, PyTorch's default): bf16 kernels fused differently may flip a near-tie
+    _compare_with_generate(llama_dir, "cuda", torch.float32)
 
 
 def _compare_with_generate(llama_dir: Path, device: str, dtype, prefix: int | None = None) -> None:
