@@ -14,8 +14,27 @@ length does not recompile.
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+_END = object()
+
+
+def _graph_tls() -> None:
+    """torch < 2.13 sets up CUDA-graph thread state only in the thread that first imports
+    cudagraph_trees; set it up for the decoder's thread too (newer torch does this itself)."""
+    try:
+        import torch
+        from torch._inductor import cudagraph_trees as ct
+
+        if not hasattr(ct.local, "tree_manager_containers") and not torch._C._is_key_in_tls(
+                "tree_manager_containers"):
+            ct._initialize_tls(ct.local)
+    except Exception:  # a torch without these internals manages its own thread state
+        pass
 
 BUCKETS = (1024, 2048, 3072, 4096, 6144, 8192, 12288, 16384)
 
@@ -37,6 +56,10 @@ class CompiledDecoder:
         self.cuda = self.device.type == "cuda"
         self._caches: dict[int, Any] = {}
         self._step = torch.compile(self._forward, mode=mode, fullgraph=True)
+        # CUDA graphs are recorded per thread and the static caches are shared state: every
+        # request runs on this one thread, so graphs are captured once and requests queue
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdq-decode",
+                                          initializer=_graph_tls)
 
     def _pick(self, logits: Any, seen: Any, penalty: float) -> tuple[Any, Any]:
         import torch
@@ -67,10 +90,36 @@ class CompiledDecoder:
     def generate(self, input_ids: Any, max_new_tokens: int, eos_token_ids: set[int] | None = None,
                  repetition_penalty: float = 1.0) -> Iterator[int]:
         """Token ids, one at a time, greedy; stops at an end-of-sequence id (not yielded) or after
-        ``max_new_tokens``. ``input_ids``: shape (1, n) on the model's device."""
+        ``max_new_tokens``. ``input_ids``: shape (1, n) on the model's device. Safe to call from
+        any thread: the work runs on the decoder's own thread, one request at a time."""
+        q: queue.Queue[Any] = queue.Queue()
+        stop = threading.Event()
+
+        def produce() -> None:
+            try:
+                for t in self._tokens(input_ids, max_new_tokens, eos_token_ids or set(), repetition_penalty):
+                    q.put(t)
+                    if stop.is_set():
+                        break
+                q.put(_END)
+            except BaseException as exc:  # handed to the caller's thread
+                q.put(exc)
+
+        self._worker.submit(produce)
+        try:
+            while True:
+                item = q.get()
+                if item is _END:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+
+    def _tokens(self, input_ids: Any, max_new_tokens: int, eos: set[int], repetition_penalty: float) -> Iterator[int]:
         import torch
 
-        eos = eos_token_ids or set()
         n = int(input_ids.shape[1])
         cache = self._cache(n + max_new_tokens)
         with torch.no_grad():
@@ -99,10 +148,13 @@ class CompiledDecoder:
     def step_time(self, input_ids: Any, steps: int = 100) -> float:
         """Seconds of GPU time per compiled decode step, with nothing waiting on the host (for
         bench/generate.py: the loop's ceiling)."""
-        import torch
-
         for _ in self.generate(input_ids, steps):  # compiled and captured for this bucket
             pass
+        return min(self._worker.submit(self._time_steps, input_ids, steps).result() for _ in range(3))
+
+    def _time_steps(self, input_ids: Any, steps: int) -> float:
+        import torch
+
         n = int(input_ids.shape[1])
         cache = self._cache(n + steps)
         with torch.no_grad():
