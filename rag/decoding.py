@@ -24,17 +24,38 @@ _END = object()
 
 
 def _graph_tls() -> None:
-    """torch < 2.13 sets up CUDA-graph thread state only in the thread that first imports
-    cudagraph_trees; set it up for the decoder's thread too (newer torch does this itself)."""
+    """CUDA-graph trees keep their state per thread. torch >= 2.13 sets it up in any thread; older
+    versions only in the thread that imported cudagraph_trees (seen failing on 2.11 when a second
+    thread replayed a graph), so set it up here the way that module does."""
     try:
+        from collections import defaultdict
+
         import torch
         from torch._inductor import cudagraph_trees as ct
 
-        if not hasattr(ct.local, "tree_manager_containers") and not torch._C._is_key_in_tls(
-                "tree_manager_containers"):
-            ct._initialize_tls(ct.local)
+        if hasattr(ct.local, "tree_manager_containers") or torch._C._is_key_in_tls("tree_manager_containers"):
+            return
+        ct.local.tree_manager_containers = {}
+        ct.local.tree_manager_locks = defaultdict(threading.Lock)
+        torch._C._stash_obj_in_tls("tree_manager_containers", ct.local.tree_manager_containers)
+        torch._C._stash_obj_in_tls("tree_manager_locks", ct.local.tree_manager_locks)
     except Exception:  # a torch without these internals manages its own thread state
         pass
+
+
+_pool: list[ThreadPoolExecutor] = []
+_pool_lock = threading.Lock()
+
+
+def _decode_thread() -> ThreadPoolExecutor:
+    """The process's one decoding thread, shared by every decoder: CUDA graphs are recorded and
+    replayed per thread, and one GPU serves one batch-1 request at a time anyway."""
+    with _pool_lock:
+        if not _pool:
+            _pool.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdq-decode",
+                                            initializer=_graph_tls))
+        return _pool[0]
+
 
 BUCKETS = (1024, 2048, 3072, 4096, 6144, 8192, 12288, 16384)
 
@@ -57,9 +78,8 @@ class CompiledDecoder:
         self._caches: dict[int, Any] = {}
         self._step = torch.compile(self._forward, mode=mode, fullgraph=True)
         # CUDA graphs are recorded per thread and the static caches are shared state: every
-        # request runs on this one thread, so graphs are captured once and requests queue
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdq-decode",
-                                          initializer=_graph_tls)
+        # request runs on the one decoding thread, so graphs are captured once and requests queue
+        self._worker = _decode_thread()
 
     def _pick(self, logits: Any, seen: Any, penalty: float) -> tuple[Any, Any]:
         import torch

@@ -150,3 +150,34 @@ def test_static_cache_and_compile_on_cpu_stream_the_same_text(llama_dir, tmp_pat
     b.load()
     assert b._decoder is not None
     assert generate(b) == eager
+
+
+@pytest.mark.slow
+def test_the_compiled_loop_serves_requests_from_several_threads(llama_dir):
+    """The page and the API call it from their own threads; requests queue on its one thread
+    and each gets the tokens it would get alone."""
+    import threading
+
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from rag.decoding import CompiledDecoder
+
+    model = AutoModelForCausalLM.from_pretrained(llama_dir, dtype=torch.float32).eval()
+    dec = CompiledDecoder(model, mode="default")
+    prompts = [torch.randint(3, 259, (1, 30 + 7 * i), generator=torch.Generator().manual_seed(i)) for i in range(4)]
+    alone = [list(dec.generate(p, 12, repetition_penalty=1.05)) for p in prompts]
+    got: dict[int, list[int]] = {}
+    threads = [threading.Thread(target=lambda i=i: got.__setitem__(i, list(dec.generate(prompts[i], 12, repetition_penalty=1.05))))
+               for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert [got[i] for i in range(4)] == alone
+    first_two = []
+    for t in dec.generate(prompts[0], 12):  # a reader that stops early frees the thread
+        first_two.append(t)
+        if len(first_two) == 2:
+            break
+    assert list(dec.generate(prompts[1], 12, repetition_penalty=1.05)) == alone[1]
