@@ -81,16 +81,15 @@ class CompiledDecoder:
         # request runs on the one decoding thread, so graphs are captured once and requests queue
         self._worker = _decode_thread()
 
-    def _pick(self, logits: Any, seen: Any, penalty: float) -> tuple[Any, Any]:
+    def _pick(self, logits: Any, seen: Any, penalty: Any) -> tuple[Any, Any]:
         import torch
 
-        logits = logits.float()
-        if penalty != 1.0:
-            logits = torch.where(seen, torch.where(logits < 0, logits * penalty, logits / penalty), logits)
+        logits = logits.float()  # penalty: a 0-d tensor, so a new value does not recompile
+        logits = torch.where(seen, torch.where(logits < 0, logits * penalty, logits / penalty), logits)
         tok = logits.argmax(-1, keepdim=True)
         return tok, seen.scatter(1, tok, True)
 
-    def _forward(self, tok: Any, pos: Any, seen: Any, cache: Any, penalty: float) -> tuple[Any, Any, Any]:
+    def _forward(self, tok: Any, pos: Any, seen: Any, cache: Any, penalty: Any) -> tuple[Any, Any, Any]:
         out = self.model(input_ids=tok, cache_position=pos, past_key_values=cache, use_cache=True)
         nxt, seen = self._pick(out.logits[:, -1, :], seen, penalty)
         return nxt, pos + 1, seen
@@ -142,11 +141,12 @@ class CompiledDecoder:
 
         n = int(input_ids.shape[1])
         cache = self._cache(n + max_new_tokens)
+        penalty = torch.tensor(float(repetition_penalty), device=self.device)
         with torch.no_grad():
             logits = self.model(input_ids=input_ids, cache_position=torch.arange(n, device=self.device),
                                 past_key_values=cache, use_cache=True).logits[:, -1, :]
             seen = torch.zeros(logits.shape, dtype=torch.bool, device=self.device).scatter(1, input_ids, True)
-            tok, seen = self._pick(logits, seen, repetition_penalty)
+            tok, seen = self._pick(logits, seen, penalty)
             pos = torch.tensor([n], device=self.device)
         host = torch.empty((1, 1), dtype=torch.long, pin_memory=self.cuda)
         for i in range(max_new_tokens):
@@ -157,7 +157,7 @@ class CompiledDecoder:
                     ready = torch.cuda.Event()
                     ready.record()
                 if i + 1 < max_new_tokens:  # queue the next step before waiting for this token
-                    tok, pos, seen = (x.clone() for x in self._step(tok, pos, seen, cache, repetition_penalty))
+                    tok, pos, seen = (x.clone() for x in self._step(tok, pos, seen, cache, penalty))
             if ready is not None:
                 ready.synchronize()
             t = int(host[0, 0])
@@ -182,9 +182,10 @@ class CompiledDecoder:
             pos = torch.tensor([n], device=self.device)
             seen = torch.zeros((1, self.model.config.vocab_size), dtype=torch.bool, device=self.device)
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            one = torch.tensor(1.0, device=self.device)
             start.record()
             for _ in range(steps):
-                tok, pos, seen = (x.clone() for x in self._step(tok, pos, seen, cache, 1.0))
+                tok, pos, seen = (x.clone() for x in self._step(tok, pos, seen, cache, one))
             end.record()
             end.synchronize()
         return start.elapsed_time(end) / 1000 / steps
