@@ -11,9 +11,11 @@ packaged SmolLM2-135M on CPU). ``--architecture llama-2-7b`` (or ``llama-2-13b``
 of exactly that shape with random weights (bench/random_llama.py), for GPU machines that cannot
 download Meta's checkpoint: the bytes read per token, and so the speed, are the same. The
 bandwidth is looked up for known GPUs, measured with a large array copy on CPU, or given with
-``--bandwidth-gbs``. Static cache + compile uses transformers' own automatic compilation of the
-decoding step (``CompileConfig``, CUDA graphs); 4-bit needs CUDA (bitsandbytes) and is skipped
-elsewhere; compile is skipped on CPU unless ``--compile-on-cpu``.
+``--bandwidth-gbs``. Two compiled variants: pdq's own decode loop (rag/decoding.py, what
+``llm_compile`` runs) and transformers' automatic compilation of ``generate``'s decoding step
+(static cache + ``CompileConfig``); both use CUDA graphs on a GPU and are skipped on CPU unless
+``--compile-on-cpu``. 4-bit needs CUDA (bitsandbytes) and is skipped elsewhere. ``--skip``
+leaves variants out.
 """
 
 from __future__ import annotations
@@ -211,6 +213,8 @@ def main() -> None:
         report("static cache + compiled step, pdq's loop (llm_compile)", model,
                CompiledDecoder(model, mode="reduce-overhead" if cuda else "default"))
         print(f"(pdq loop, warm-ups included: {time.perf_counter() - t:.0f} s)")
+    else:
+        print("| static cache + compiled step, pdq's loop | skipped on CPU (--compile-on-cpu to try) | | | | | |")
     if "compile" in args.skip:
         pass
     elif cuda or args.compile_on_cpu:

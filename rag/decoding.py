@@ -1,13 +1,13 @@
 """Fast batch-1 greedy decoding on a GPU: a static KV cache and a decode step compiled once into
 a CUDA graph (the gpt-fast recipe), around any Hugging Face causal LM. TransformersBackend uses
-it when ``llm_compile`` is on and the model is on CUDA.
+it when ``llm_compile`` is on (on CPU too, compiled without CUDA graphs).
 
 transformers' ``generate`` with ``cache_implementation="static"`` compiles the same forward, but
 its per-token Python (logits processors, stopping criteria, bookkeeping) costs milliseconds per
 token, as long as a 7B model's forward pass on an H100; here each token costs one graph replay,
 one argmax and one host sync (needed anyway to stream it). Measured in docs/benchmarks.md.
 
-The cache is sized in buckets (1,024 / 2,048 / 4,096... positions), one compiled graph per
+The cache is sized in buckets (1,024 / 2,048 / 3,072 / 4,096... positions), one compiled graph per
 bucket, so a short prompt does not read a 4,096-position cache at every step and a new prompt
 length does not recompile.
 """

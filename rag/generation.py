@@ -258,7 +258,6 @@ class TransformersBackend:
         if errors:
             raise errors[0]
 
-
     def _decode(self, input_ids: Any, kwargs: dict[str, Any], streamer: Any) -> None:
         """The llm_compile path: rag.decoding's loop with the same greedy decoding, repetition
         penalty, length and stop strings as the ``generate`` call it replaces."""

@@ -40,26 +40,31 @@ def backend(llama_dir: Path, tmp_path: Path, **overrides):
     return TransformersBackend(s)
 
 
-def generate(b, question: str = "When is the dentist?") -> str:
+def prompt_for(b, question: str):
+    """pdq's prompt for ``question`` over one retrieved mail, fitted to ``b``'s window."""
     from rag.answer import Source
     from rag.prompt import build
 
     src = Source(item_id="m1", chunk_id="m1#0", kind="email", title="Dentist moved",
                  text="The dentist appointment moved to Thursday 19 March at 10:30.", sender="Dr Patel")
-    prompt = build(question, [src], now=NOW, count_tokens=b.count_tokens, budget=b.prompt_budget, small=b.small)
-    pieces = list(b.stream(prompt, question))
-    return "".join(pieces)
+    return build(question, [src], now=NOW, count_tokens=b.count_tokens, budget=b.prompt_budget, small=b.small)
+
+
+def generate(b, question: str = "When is the dentist?") -> str:
+    return "".join(b.stream(prompt_for(b, question), question))
+
+
+def load_model(llama_dir: Path, device: str, dtype):
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(llama_dir, dtype=dtype).to(device).eval()
 
 
 def test_a_local_llama_checkpoint_loads_renders_llama2_prompts_and_streams_on_cpu(llama_dir, tmp_path):
     b = backend(llama_dir, tmp_path, llm_device="cpu")
     b.load()
     assert b.name == str(llama_dir) and b.device == "cpu" and b.small
-    from rag.answer import Source
-    from rag.prompt import build
-
-    src = Source(item_id="m1", chunk_id="m1#0", kind="email", title="t", text="Body text.")
-    rendered = b.render(build("q?", [src], now=NOW, small=b.small))
+    rendered = b.render(prompt_for(b, "q?"))
     assert rendered.startswith("<s>[INST] <<SYS>>") and rendered.rstrip().endswith("[/INST]")  # Llama 2's
     first = generate(b)
     assert first and first == generate(b)  # greedy: the same question gives the same text
@@ -119,11 +124,10 @@ def _compare_with_generate(llama_dir: Path, device: str, dtype, prefix: int | No
     """rag.decoding's loop yields the tokens of transformers' greedy generate, with and without
     the repetition penalty pdq uses, over two cache buckets."""
     import torch
-    from transformers import AutoModelForCausalLM
 
     from rag.decoding import CompiledDecoder
 
-    model = AutoModelForCausalLM.from_pretrained(llama_dir, dtype=dtype).to(device).eval()
+    model = load_model(llama_dir, device, dtype)
     dec = CompiledDecoder(model, mode="reduce-overhead" if device == "cuda" else "default")
     torch.manual_seed(1)
     for n_prompt, penalty in ((40, 1.0), (40, 1.05), (1100, 1.05)):
@@ -161,11 +165,10 @@ def test_the_compiled_loop_serves_requests_from_several_threads(llama_dir):
     import threading
 
     import torch
-    from transformers import AutoModelForCausalLM
 
     from rag.decoding import CompiledDecoder
 
-    model = AutoModelForCausalLM.from_pretrained(llama_dir, dtype=torch.float32).eval()
+    model = load_model(llama_dir, "cpu", torch.float32)
     dec = CompiledDecoder(model, mode="default")
     prompts = [torch.randint(3, 259, (1, 30 + 7 * i), generator=torch.Generator().manual_seed(i)) for i in range(4)]
     alone = [list(dec.generate(p, 12, repetition_penalty=1.05)) for p in prompts]
