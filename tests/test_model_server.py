@@ -4,6 +4,7 @@ packaged SmolLM2 GGUF. Failure cases: server down, hung, wrong model name."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -18,10 +19,14 @@ from ingest.settings import load_settings
 from rag import Assistant
 from rag.generation import packaged_smollm2_gguf
 
+from .checks import assert_grounded_or_flagged, prompt_sources
 from .conftest import SAMPLE, SAMPLE_NOW
 from .servers import free_port, llama_cpp_available, llama_server, models, silent_server
 
 pytestmark = pytest.mark.slow
+
+# the dinner's items in the sample store: Linda's mail about it and the calendar event
+BIRTHDAY = {"Mum's birthday dinner", "My birthday dinner on Saturday", "Re: My birthday dinner on Saturday"}
 
 needs_llama = pytest.mark.skipif(
     not llama_cpp_available(),
@@ -44,25 +49,36 @@ def _assistant(store: Path, url: str, embedder, **kw) -> Assistant:
 
 @needs_llama
 def test_ask_and_stream_through_a_llama_cpp_server(served, sample_store, real_embedder):
+    """The request goes to the server, comes back token by token, with the birthday dinner's
+    sources in the prompt, and an answer whose facts are in them (or flagged). The served
+    model's wording is not checked: llama.cpp is built for each machine and a 135M model's
+    greedy words differ between builds."""
     assert models(served) == ["smollm2"]
     a = _assistant(sample_store, served, real_embedder)  # llm_url alone selects the remote backend
     assert a.settings.llm_backend == "remote"
-    ans = a.ask("Where is Mum's birthday dinner?")  # one request, not streamed
+    question = "Where is Mum's birthday dinner?"
+    ans = a.ask(question)  # one request, not streamed
     assert ans.backend == f"smollm2 at {served}" and not ans.backend_fallback
     assert not [w for w in ans.warnings if "model server" in w]
-    assert ans.text and ans.text != "I don't know." and ans.sources
-    assert "Luigi" in ans.text, ans.text
-    pieces = list(a.stream("Where is Mum's birthday dinner?"))
+    assert not ans.abstained and ans.sources
+    assert BIRTHDAY & {s.title for s in prompt_sources(ans)}, [s.title for s in ans.sources]
+    assert_grounded_or_flagged(ans, SAMPLE_NOW)
+    pieces = list(a.stream(question))
     final = pieces[-1]
     assert len(pieces) > 3 and all(isinstance(p, str) for p in pieces[:-1])  # token by token
     assert "".join(pieces[:-1]).strip() and final.backend == ans.backend
     assert final.timings["first_token"] < final.timings["generate"]
-    # the same through the CLI
-    run = subprocess.run([str(Path(sys.executable).with_name("pdq")), "ask", "Where is Mum's birthday dinner?",
+    assert BIRTHDAY & {s.title for s in prompt_sources(final)}
+    assert_grounded_or_flagged(final, SAMPLE_NOW)
+    # the same through the CLI: an answer, then the sources it was given
+    run = subprocess.run([str(Path(sys.executable).with_name("pdq")), "ask", question, "--json",
                           "--store", str(sample_store), "--now", "2026-03-11T09:00:00"],
                          capture_output=True, text=True, timeout=300,
                          env={**_env(), "PDQ_LLM_URL": served, "PDQ_TIMEZONE": "Europe/London"})
-    assert run.returncode == 0 and "Luigi" in run.stdout, run.stderr[-2000:]
+    assert run.returncode == 0, run.stderr[-2000:]
+    out = json.loads(run.stdout)
+    assert out["backend"] == f"smollm2 at {served}" and out["text"].strip()
+    assert BIRTHDAY & {s["title"] for s in out["sources"] if s["n"]}
 
 
 def _env() -> dict[str, str]:
@@ -99,7 +115,7 @@ def test_hung_server_times_out_with_a_clear_message(sample_store, real_embedder)
         ans = a.ask("When is my dentist appointment?")
         took = time.perf_counter() - t0
     assert any("did not answer in time" in w for w in ans.warnings), ans.warnings
-    assert 3 <= took < 30  # two tries of 2 s plus the client's backoff, then the fallback
+    assert 3 <= took < 90  # two tries of 2 s plus the client's backoff, then the fallback (the server hangs forever)
     assert "19 March" in ans.text
 
 

@@ -124,10 +124,13 @@ def test_ingest_ask_and_page_open_no_connection_beyond_loopback(tmp_path):
     ingest = run([pdq(), "ingest", str(SAMPLE)], env)
     assert ingest.returncode == 0, ingest.stderr[-3000:]
     ask = run(
-        [pdq(), "ask", "When is my dentist appointment?"], env
-    )  # the real local model (SmolLM2)
+        [pdq(), "ask", "When is my dentist appointment?", "--json"], env
+    )  # the default answer path, with the real local model (SmolLM2)
     assert ask.returncode == 0, ask.stderr[-3000:]
-    assert "19 March" in ask.stdout or "19" in ask.stdout
+    answer = json.loads(ask.stdout)
+    assert answer["text"].strip() and not answer["abstained"]
+    given = {s["title"] for s in answer["sources"] if s["n"]}  # what the model was given
+    assert "Re: Your appointment at Smile Dental Care" in given, given
     page = run([sys.executable, "-c", PAGE_FLOW, str(ROOT / "webui" / "app.py")], env)
     assert page.returncode == 0, (page.stdout + page.stderr)[-3000:]
 

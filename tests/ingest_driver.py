@@ -1,0 +1,89 @@
+"""Run the real ``pdq`` CLI, paused at a named point of the ingest, for crash and signal tests.
+
+    python -m tests.ingest_driver POINT N FOLDER -- ingest MAILBOX ...
+
+POINT is where the run stops for the N-th time (counted from 1 in this process):
+
+- ``embed``: inside the N-th embedding round, before anything of that round is written (the
+  rounds before it are committed). Nothing holds a database lock there.
+- ``upsert``: in the middle of the N-th write to Chroma: half of the round's chunks are stored,
+  the manifest journal says the round is pending, the other half is not written yet.
+- ``keyword_index``: after every item is written, while the BM25 index is being rebuilt.
+
+When the run reaches the point it creates ``FOLDER/paused`` and waits until ``FOLDER/go``
+exists (then carries on) or a signal ends it. The test therefore knows the run is still going
+and exactly what it has done, on any machine, however fast: no sleeps, no races. Everything
+else is the product as a user runs it (the real model, the real store, ``rag.cli.main``).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+
+def _pause(folder: Path) -> None:
+    (folder / "paused").touch()
+    while not (folder / "go").exists():
+        time.sleep(0.05)
+
+
+def install(point: str, nth: int, folder: Path) -> None:
+    import ingest.keyword_index
+    import ingest.pipeline
+    from ingest.embedding import SentenceTransformerEmbedder
+    from ingest.store import Store
+
+    calls = {"n": 0}
+
+    def reached() -> bool:
+        calls["n"] += 1
+        return calls["n"] == nth
+
+    if point == "embed":
+        real_embed = SentenceTransformerEmbedder.embed
+
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            if reached():
+                _pause(folder)
+            return real_embed(self, texts)
+
+        SentenceTransformerEmbedder.embed = embed  # type: ignore[method-assign]
+    elif point == "upsert":
+        real_upsert = Store.upsert
+
+        def upsert(self, ids, embeddings, documents, metadatas):  # type: ignore[no-untyped-def]
+            if not reached() or len(ids) < 2:
+                return real_upsert(self, ids, embeddings, documents, metadatas)
+            h = len(ids) // 2
+            real_upsert(self, ids[:h], embeddings[:h], documents[:h], metadatas[:h])
+            _pause(folder)
+            real_upsert(self, ids[h:], embeddings[h:], documents[h:], metadatas[h:])
+
+        Store.upsert = upsert  # type: ignore[method-assign]
+    elif point == "keyword_index":
+        real_sync = ingest.keyword_index.sync
+
+        def sync(*args, **kwargs):  # type: ignore[no-untyped-def]
+            if reached():
+                _pause(folder)
+            return real_sync(*args, **kwargs)
+
+        ingest.keyword_index.sync = sync
+    else:
+        raise SystemExit(f"unknown pause point {point!r}")
+
+
+def main() -> None:
+    point, nth, folder, sep, *args = sys.argv[1:]
+    assert sep == "--", "usage: python -m tests.ingest_driver POINT N FOLDER -- pdq args..."
+    install(point, int(nth), Path(folder))
+    from rag.cli import main as pdq_main
+
+    sys.argv = ["pdq", *args]
+    pdq_main()
+
+
+if __name__ == "__main__":
+    main()
