@@ -1,6 +1,7 @@
 """The BM25 keyword index over the same chunks as the Chroma collection (for hybrid search).
 
-Built with ``bm25s`` (sparse matrices, fast) from the chunk texts in Chroma, English stopwords
+Built with ``bm25s`` (sparse matrices, fast) from the chunk texts in Chroma (a mail's chunks also
+carry its whole To/Cc list here, which the embedded text shortens), English stopwords
 and a Snowball stemmer, and saved in ``<store>/bm25/`` with the chunk ids and the few metadata
 fields that filters use (kind, date, sender, thread...), so keyword hits can be filtered exactly
 like vector hits without asking Chroma.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -28,6 +30,7 @@ INDEX_DIR = "bm25"
 FILTER_FIELDS = ("item_id", "kind", "date", "thread_id", "from_name", "from_addr", "folder", "done",
                  "path", "title", "uid")
 PAGE = 5000
+FORMAT = 2  # what keyword_text() indexes; an index saved in another format is rebuilt
 
 
 def _stemmer() -> Any:
@@ -79,20 +82,22 @@ class KeywordIndex:
         return self._columns
 
     def mask(self, start: float | None = None, end: float | None = None, kinds: tuple[str, ...] = (),
-             senders: tuple[str, ...] = (), open_todos: bool = False) -> Any:
+             senders: tuple[str, ...] = (), open_todos: bool = False, keep_undated: bool = False) -> Any:
         """Boolean array: the chunks inside ``[start, end)`` (epoch seconds), of ``kinds``, from
-        ``senders``, open to-dos — the same rules as the Chroma ``where`` clause."""
+        ``senders``, open to-dos — the same rules as the Chroma ``where`` clause. With
+        ``keep_undated``, chunks without a date (notes, documents) pass the date range."""
         import numpy as np
 
         c = self.columns
         out = np.ones(len(self.ids), dtype=bool)
         if start is not None or end is not None:
             d = c["date"]
-            out &= ~np.isnan(d)
+            inside = ~np.isnan(d)
             if start is not None:
-                out &= d >= start
+                inside &= d >= start
             if end is not None:
-                out &= d < end
+                inside &= d < end
+            out &= (inside | np.isnan(d)) if keep_undated else inside
         if kinds:
             out &= np.isin(c["kind"], list(kinds))
         if senders:
@@ -138,6 +143,19 @@ class KeywordIndex:
         return self.meta[i] if i is not None else {}
 
 
+_ADDRESS = re.compile(r"([\w.+-]+)@[\w-]+(?:\.[\w-]+)+")
+
+
+def keyword_text(doc: str, meta: dict | None) -> str:
+    """What BM25 indexes for a chunk: its text, a mail's whole To/Cc list (the chunk's context
+    line names only the first three recipients, and "what is the address of <someone in Cc>"
+    must still find it), and the words inside every address ("david_cobrain@..." → david cobrain)."""
+    extra = " ".join(str(meta.get(k) or "") for k in ("to", "cc")).strip() if meta else ""
+    text = f"{doc}\n{extra}" if extra else doc
+    words = {w for local in _ADDRESS.findall(text) for w in re.split(r"[._+-]+", local) if len(w) > 1}
+    return f"{text}\n{' '.join(sorted(words))}" if words else text
+
+
 def _read_all(collection: Any) -> tuple[list[str], list[str], list[dict]]:
     ids: list[str] = []
     docs: list[str] = []
@@ -148,7 +166,7 @@ def _read_all(collection: Any) -> tuple[list[str], list[str], list[dict]]:
         if not got["ids"]:
             break
         ids += got["ids"]
-        docs += [d or "" for d in got["documents"]]
+        docs += [keyword_text(d or "", m) for d, m in zip(got["documents"], got["metadatas"], strict=True)]
         metas += [{k: m.get(k) for k in FILTER_FIELDS if m and m.get(k) is not None} for m in got["metadatas"]]
         offset += len(got["ids"])
     return ids, docs, metas
@@ -181,7 +199,7 @@ def save(index: KeywordIndex, store: Path) -> None:
     if index.ids:
         index.retriever.save(str(tmp), show_progress=False)
     (tmp / "chunks.json").write_text(json.dumps(
-        {"generation": index.generation, "ids": index.ids, "meta": index.meta}),
+        {"format": FORMAT, "generation": index.generation, "ids": index.ids, "meta": index.meta}),
         encoding="utf-8")
     old = store / f".{INDEX_DIR}.old{os.getpid()}"
     if final.exists():
@@ -197,6 +215,8 @@ def load(store: Path) -> KeywordIndex | None:
     d = store / INDEX_DIR
     try:
         data = json.loads((d / "chunks.json").read_text(encoding="utf-8"))
+        if data.get("format") != FORMAT:
+            raise ValueError(f"index format {data.get('format')} (this pdq writes {FORMAT})")
         if data["ids"]:
             logging.getLogger("bm25s").setLevel(logging.WARNING)
             retriever = bm25s.BM25.load(str(d), show_progress=False, mmap=False)

@@ -145,6 +145,15 @@ class Settings(BaseSettings):
     per_group: int = Field(
         2, ge=1, description="At most this many chunks per mail thread, event series or file."
     )
+    bm25_weight: float = Field(
+        1.0, ge=0, description="Weight of the BM25 ranking in the reciprocal-rank fusion (dense: 1)."
+    )
+    exact_boost: float = Field(
+        2.0,
+        ge=0,
+        description="Lift for chunks holding the question's rare terms (names, numbers, codes): "
+        "a chunk with all of them gains this many first places in the fusion. 0: off.",
+    )
     kind_boost: float = Field(
         0.05,
         ge=0,

@@ -64,6 +64,18 @@ def _pairs(history: History | None, limit: int) -> list[tuple[str, str]]:
     return out[-limit:] if limit else []
 
 
+_RELAXED = {"dates": "nothing dated {v} matched, so matches from any date are shown",
+            "from": "nothing from {v} matched, so matches from anyone are shown"}
+
+
+def _note_relaxed(answer: Answer, relaxed: list[str]) -> None:
+    """Say which filter read from the question was dropped because it found nothing."""
+    for key in relaxed:
+        v = answer.filters.get(key, "")
+        answer.filters[key] = f"{v} (relaxed: nothing matched)"
+        answer.warnings.append(_RELAXED[key].format(v=v))
+
+
 class Assistant:
     """pdq's API. ``Assistant(store=..., **settings)`` or ``Assistant(settings=Settings(...))``."""
 
@@ -221,6 +233,7 @@ class Assistant:
 
         found = r.search(plan, now=when, k=k, mode=mode, rerank=rerank)
         timings.update(found.timings)
+        _note_relaxed(answer, found.relaxed)
         if found.gated or not found.sources:
             for s in found.sources:
                 s.n = 0

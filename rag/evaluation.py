@@ -47,11 +47,16 @@ class EvalQuestion:
 
 
 def load_questions(path: str | Path) -> list[EvalQuestion]:
+    """A question set: pdq's JSON lines, or a SQuAD-format file of mail Q/A pairs (the Enron set:
+    see :func:`enron_questions`)."""
     out = []
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        raw = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if raw.lstrip().startswith("{") and '"paragraphs"' in raw[:2000]:
+        return enron_questions(json.loads(raw))
+    lines = raw.splitlines()
     for i, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -64,9 +69,93 @@ def load_questions(path: str | Path) -> list[EvalQuestion]:
     return out
 
 
+# --- the Enron set --------------------------------------------------------------------------------
+# Most of its 674 questions were written to be asked *of one given mail* ("Who received the email?",
+# "What is requested?"): asked of a whole mailbox they have no single answer. A question stands on
+# its own when it names what it is about: a capitalised name after its first word ("Who is Jeff
+# McMahon?", "When was the Exotic Energy Derivatives conference?"), or the phone/fax number or email
+# address of something named ("... of the PEP Help Desk?"). Those are kept, once each.
+_GENERIC_HEAD = re.compile(r"^(who|what|when|where|which|how)\b", re.I)
+_NAMED_THING = re.compile(r"\b(phone number|fax number|email address|e-mail address)s? of\b", re.I)
+_NOT_A_NAME = {"I", "Houston"}
+# Asked of the same mailbox, about people and things no message mentions: pdq should abstain.
+ENRON_UNANSWERABLE = (
+    "What is the email address of Ingrid Halvorsen?",
+    "What is the phone number of Dr. Okonkwo's office?",
+    "Who is Marguerite Vandersloot?",
+    "When is my appointment with Dr. Abernathy?",
+    "Where will the Zanzibar offsite take place?",
+    "What is the fax number of Pemberton Logistics?",
+)
+
+
+def self_contained(question: str) -> bool:
+    """Does an Enron question name what it is about (see the rule above)?"""
+    words = re.findall(r"[A-Za-z][\w'&.-]*", question)
+    named = [w for w in words[1:] if w[0].isupper() and w not in _NOT_A_NAME]
+    return bool(named) or bool(_NAMED_THING.search(question))
+
+
+def _enron_category(q: str) -> str:
+    low = q.lower()
+    if "email address" in low or "e-mail address" in low:
+        return "address"
+    if "phone number" in low or "fax number" in low:
+        return "phone"
+    if low.startswith("who is") or low.startswith("who are"):
+        return "who"
+    if low.startswith(("when", "where")):
+        return "when-where"
+    return "other"
+
+
+def enron_questions(data: dict[str, Any]) -> list[EvalQuestion]:
+    """The self-contained questions of a SQuAD-format mail Q/A set, once each. A retrieved source
+    counts when it is the question's mail (by Message-ID) or holds an expected answer text, headers
+    included (many answers are addresses in From/To/Cc; the same fact can be in several mails)."""
+    grouped: dict[str, tuple[set[str], set[str]]] = {}
+    for doc in data.get("data", []):
+        for para in doc.get("paragraphs", []):
+            m = re.search(r"^Message-ID:\s*(<[^>]+>)", para.get("context", ""), re.M | re.I)
+            for qa in para.get("qas", []):
+                q = " ".join(qa["question"].split())
+                texts = [" ".join(a["text"].split()) for a in qa.get("answers", []) if a.get("text", "").strip()]
+                if qa.get("is_impossible") or not texts or not self_contained(q):
+                    continue
+                mids, answers = grouped.setdefault(q, (set(), set()))
+                if m:
+                    mids.add(m.group(1))
+                answers.update(t.strip(" .,;:") for t in texts)
+    out = []
+    for i, (q, (mids, answers)) in enumerate(sorted(grouped.items()), 1):
+        # an answer text counts as evidence only when it is specific ("Employee" is in many mails)
+        specific = [a for a in sorted(answers) if len(a) >= 8 and (re.search(r"[\d@]", a) or " " in a)]
+        expected = [{"message_id": mid} for mid in sorted(mids)] + [{"contains": a} for a in specific]
+        out.append(EvalQuestion(f"enron{i:03d}", _enron_category(q), q, expected, sorted(answers)))
+    for j, q in enumerate(ENRON_UNANSWERABLE, 1):
+        out.append(EvalQuestion(f"enron-none{j}", "unanswerable", q, [], []))
+    return out
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def _searchable(source: Source) -> str:
+    """A source's text and its mail headers (sender, recipients), for answer-text matching."""
+    meta = source.meta
+    parts = [source.text, str(meta.get("from") or ""), str(meta.get("from_addr") or ""), str(meta.get("from_name") or "")]
+    for key in ("to", "cc"):
+        v = meta.get(key)
+        parts += [str(x) for x in v] if isinstance(v, (list, tuple)) else [str(v or "")]
+    return _norm(" ".join(parts))
+
+
 def matches(source: Source, key: dict[str, str]) -> bool:
     meta = source.meta
     for k, v in key.items():
+        if k == "contains" and _norm(v) not in _searchable(source):
+            return False
         if k == "message_id" and meta.get("message_id") != v:
             return False
         if k == "kind" and source.kind != v:

@@ -27,7 +27,7 @@ class Filters:
     senders: tuple[str, ...] = ()  # exact stored from_addr values
     sender_label: str = ""
     open_todos: bool = False
-    time_from_question: bool = False
+    time_from_question: bool = False  # read from the question: soft (undated items pass; relaxed when empty)
     sender_from_question: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -52,7 +52,8 @@ class Filters:
 
     def match(self, meta: dict[str, Any]) -> bool:
         if self.time is not None and not self.time.contains(meta.get("date")):
-            return False
+            if not (self.time_from_question and meta.get("date") is None):
+                return False
         if self.kinds and meta.get("kind") not in self.kinds:
             return False
         if self.senders and meta.get("from_addr") not in self.senders:
@@ -65,7 +66,8 @@ class Filters:
         start = None if t is None else (t.start_epoch if t.start_epoch is not None else float("-inf"))
         return index.mask(start=start,
                           end=t.end_epoch if t is not None else None,
-                          kinds=self.kinds, senders=self.senders, open_todos=self.open_todos)
+                          kinds=self.kinds, senders=self.senders, open_todos=self.open_todos,
+                          keep_undated=self.time_from_question)
 
     def describe(self) -> dict[str, str]:
         """For people: {"dates": "2026-03-09 to 2026-03-15", "kind": "event", ...}."""

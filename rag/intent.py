@@ -36,6 +36,16 @@ SENDER_PATTERNS = [
     re.compile(r"\b([A-Z][\w'.-]+) (?:said|says|wrote|writes|sent|mentioned|asked|told|replied|suggested|proposed|wants)\b"),
     re.compile(r"\b([A-Z][\w'.-]+)'s (?:e-?mails?|mails?|messages?|reply|note|last (?:e-?mail|message))"),
 ]
+# A time phrase scopes *when the item happened* ("mail from last week", "what did Anna say
+# yesterday", "meetings in March") when the question is about mail or the calendar, or the phrase
+# is relative to today; a full date with a year, or a span like "in 10 days", inside a question
+# about something else names *content* ("what launched on 3 May 2019?", "tickets sold in 10 days").
+MAIL_SCOPE = re.compile(r"\b(e-?mails?|mails?|messages?|inbox|newsletters?|wrote|written|sent|received|"
+                        r"replied|reply|said|say|says|told|mentioned|heard)\b", re.I)
+RELATIVE_TIME = re.compile(r"\b(today|tonight|tomorrow|yesterday|this|next|last|past|coming|ago|since|"
+                           r"recently|lately|upcoming|weekend)\b", re.I)
+DURATION = re.compile(r"^(?:in|for|within)\s+\S+\s+(?:days?|weeks?|months?)$", re.I)
+YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
 NOT_NAMES = {"i", "me", "my", "you", "we", "they", "he", "she", "it", "the", "a", "what", "when", "who", "which",
              "how", "where", "why", "did", "is", "are", "was", "mum", "dad", "sam"}
 GENERAL_WORDS = set("""what whats what's is are am on my the a an any do i have got there events event meetings meeting
@@ -54,6 +64,7 @@ class Plan:
     filters: Filters
     favour_kinds: tuple[str, ...] = ()
     listing: str = ""  # "", "schedule" or "todos"
+    time_role: str = ""  # "scope" | "content": what a time phrase of the question is (see time_role)
     current_state: bool = False
     notes: list[str] = field(default_factory=list)
 
@@ -91,6 +102,24 @@ class SenderDirectory:
 
 def _content_words(text: str) -> list[str]:
     return [w for w in re.findall(r"[\w'-]+", text.lower()) if w not in GENERAL_WORDS and not w.isdigit()]
+
+
+def time_role(question: str, phrase: str) -> str:
+    """Does the question's time phrase say when the item happened ("scope") or is the date part
+    of what it asks about ("content")? Retrieval filters on a scope and searches the text for
+    content; in both cases it also runs the other way and fuses, so a wrong guess costs rank,
+    never the answer."""
+    if CALENDAR_WORDS.search(question) or SCHEDULE_ASK.search(question):
+        return "scope"
+    if DURATION.match(phrase.strip()):
+        return "content"
+    if YEAR.search(phrase):  # a full date: scope only right after "mail sent", "emails from"...
+        at = question.lower().find(phrase.lower())
+        before = " ".join(question[:at].split()[-2:]) if at >= 0 else ""
+        return "scope" if MAIL_SCOPE.search(before) else "content"
+    if RELATIVE_TIME.search(phrase) or MAIL_SCOPE.search(question):
+        return "scope"
+    return "content"
 
 
 def analyze(question: str, now: datetime, senders: SenderDirectory | None = None,
@@ -133,5 +162,6 @@ def analyze(question: str, now: datetime, senders: SenderDirectory | None = None
         filters = filters.with_(kinds=("event",))
     if listing == "todos":
         filters = filters.with_(kinds=base.kinds or ("todo",), open_todos=True)
+    role = time_role(question, tr.phrase) if tr is not None and filters.time_from_question else ""
     return Plan(question=question, search_text=search or question, filters=filters, favour_kinds=tuple(favour),
-                listing=listing, current_state=bool(CURRENT_STATE.search(question)), notes=notes)
+                listing=listing, time_role=role, current_state=bool(CURRENT_STATE.search(question)), notes=notes)

@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, get_args
 
@@ -28,6 +28,7 @@ from ingest.errors import ConfigError, ModelUnavailableError
 from ingest.settings import RetrievalMode, Settings
 from ingest.store import Store
 
+from . import term_match
 from .answer import Source
 from .filters import Filters
 from .intent import Plan, SenderDirectory, analyze
@@ -71,6 +72,7 @@ class Retrieval:
     timings: dict[str, float]
     best_dense: float | None = None
     gated: bool = False  # nothing was relevant enough: the answer should be "I don't know"
+    relaxed: list[str] = field(default_factory=list)  # question filters dropped because they found nothing
 
 
 EXACT_MAX = 600  # filtered dense search: up to this many allowed chunks are scored exactly
@@ -224,6 +226,7 @@ class Retriever:
         t0 = time.perf_counter()
         by_id: dict[str, Candidate] = {}
         kw = self._keyword
+        weights = {"dense": 1.0, "keyword": self.settings.bm25_weight}
         for name in ("dense", "keyword"):
             # Rank by distinct thread / series / file, so twenty occurrences of a daily stand-up
             # (or twenty chunks of one file) cannot push everything else down the list.
@@ -236,7 +239,8 @@ class Retriever:
                     have.scores.update(c.scores)
                     have.text = have.text or c.text
                     have.meta = have.meta or c.meta
-                have.score += 1.0 / (RRF_K + rank + 1)
+                have.score += weights[name] / (RRF_K + rank + 1)
+        self._exact(by_id, q)
         missing = [cid for cid, c in by_id.items() if c.text is None]
         if missing:
             got = self.store.collection.get(ids=missing, include=["documents", "metadatas"])
@@ -247,6 +251,29 @@ class Retriever:
         out = sorted((c for c in by_id.values() if c.meta is not None), key=lambda c: -c.score)
         q["timings"]["fuse"] = time.perf_counter() - t0
         return out
+
+    def _exact(self, by_id: dict[str, Candidate], q: dict) -> None:
+        """Exact matches win: chunks holding the question's rare terms (a name, a number, an
+        address) gain up to ``exact_boost`` first places, scaled by the idf-weighted share of
+        those terms they hold. Holders that neither retriever returned join the candidates."""
+        import numpy as np
+
+        ev = q.get("evidence")
+        boost = self.settings.exact_boost
+        kw = self._keyword
+        if ev is None or not ev.rare or not boost or kw is None or q["mode"] != "hybrid":
+            return
+        holders = np.unique(np.concatenate(list(ev.rare.values())))
+        f: Filters = q["plan"].filters
+        if not f.is_empty():
+            holders = holders[f.mask(kw)[holders]]
+        cov = ev.coverage(holders)
+        keep = np.argsort(-cov, kind="stable")[: q["n"]]
+        for i in keep:
+            cid = kw.ids[int(holders[i])]
+            c = by_id.setdefault(cid, Candidate(cid, None, None))
+            c.scores["exact"] = round(float(cov[i]), 4)
+            c.score += boost * float(cov[i]) / (RRF_K + 1)
 
     def _rerank(self, cands: list[Candidate], q: dict) -> list[Candidate]:
         if not q["rerank"] or not cands:
@@ -334,8 +361,15 @@ class Retriever:
         q = {"plan": plan, "mode": mode, "n": max(self.settings.candidates, 3 * k), "k": k, "now": now,
              "timings": timings, "rerank": rerank, "per_group": per_group or self.settings.per_group}
         t0 = time.perf_counter()
-        cands = self._chain.invoke(q)
-        cands = self._rerank(cands, q)
+        relaxed: list[str] = []
+        if plan.time_role:  # a date read from the question: filtered and unfiltered, fused
+            cands, relaxed = self._scoped_and_open(plan, q)
+        else:
+            cands = self._ranked(plan, q)
+        if not cands and plan.filters.sender_from_question:  # "from Anna" found nothing at all
+            wide = replace(plan, filters=plan.filters.with_(senders=(), sender_label="", sender_from_question=False))
+            cands = self._ranked(wide, q)
+            relaxed += ["from"] if cands else []
         best_dense = max((c.scores.get("dense", -1.0) for c in cands), default=None)
         top = self._group(cands, q)
         timings["retrieval"] = time.perf_counter() - t0
@@ -346,7 +380,39 @@ class Retriever:
         sources = [Source.from_chunk(c.chunk_id, c.text or "", c.meta or {}, tz, c.score) for c in top]
         for s, c in zip(sources, top, strict=True):
             s.scores = {k2: round(v, 4) for k2, v in c.scores.items()}
-        return Retrieval(plan, sources, timings, best_dense, gated)
+        return Retrieval(plan, sources, timings, best_dense, gated, relaxed)
+
+    def _ranked(self, plan: Plan, q: dict) -> list[Candidate]:
+        """Dense ∥ BM25 → fusion (+ exact-match lift) → optional rerank, for one plan."""
+        q = {**q, "plan": plan}
+        t0 = time.perf_counter()
+        q["evidence"] = term_match.analyse(self.keyword, plan.search_text)
+        q["timings"]["terms"] = time.perf_counter() - t0
+        return self._rerank(self._chain.invoke(q), q)
+
+    def _scoped_and_open(self, plan: Plan, q: dict) -> tuple[list[Candidate], list[str]]:
+        """A date from the question is evidence, not a wall. When it scopes the question ("mail
+        from last week") the range filters, undated notes and documents included, and only an
+        empty range falls back to all dates (saying "dates" was relaxed). When it is part of what
+        is asked ("what launched on 3 May 2019?") all dates are searched with the date words kept
+        in the text, and what lies in the range gets a smaller, fused lift."""
+        scoped = self._ranked(plan, q)
+        if scoped and plan.time_role == "scope":
+            return scoped, []
+        wide_plan = replace(plan, search_text=plan.question,
+                            filters=plan.filters.with_(time=None, time_from_question=False))
+        wide = self._ranked(wide_plan, q)
+        if not scoped:
+            return wide, (["dates"] if wide else [])
+        by_id: dict[str, Candidate] = {}
+        for cands, w, tag in ((scoped, 0.25, "in_range"), (wide, 1.0, "any_date")):
+            for rank, c in enumerate(cands):
+                have = by_id.setdefault(c.chunk_id, Candidate(c.chunk_id, c.text, c.meta, {}))
+                have.scores.update({k2: v for k2, v in c.scores.items() if k2 not in have.scores})
+                have.scores[tag] = rank + 1
+                undated = tag == "in_range" and (c.meta or {}).get("date") is None
+                have.score += (w / 2 if undated else w) * c.score  # undated: kept, behind the range
+        return sorted(by_id.values(), key=lambda c: -c.score), []
 
     def listing(self, plan: Plan, *, limit: int = 60) -> list[Source]:
         """Events in the plan's range (time order) or open to-dos (by due date, undated last),
