@@ -120,6 +120,10 @@ class KeywordIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def tokens(self, text: str) -> list[str]:
+        """``text`` as this index spells its terms (stopwords out, stemmed)."""
+        return list(tokenize([text], self.stemmer)[0])
+
     def search(self, query: str, k: int, mask: Any = None) -> list[tuple[str, float]]:
         """Top ``k`` chunk ids with BM25 scores; ``mask`` (bool array) limits the documents."""
         import numpy as np

@@ -139,6 +139,7 @@ class Answer:
     backend: str = ""
     standalone_question: str = ""
     abstained: bool = False
+    abstain_reason: str = ""  # why pdq found no answer in the store (empty when it answered)
     listing: bool = False  # the text is a list built from metadata (schedule, open to-dos)
     warnings: list[str] = field(default_factory=list)
     backend_fallback: str = ""  # set when the model's answer was replaced (e.g. "extractive")

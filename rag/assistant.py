@@ -238,6 +238,7 @@ class Assistant:
             for s in found.sources:
                 s.n = 0
             answer.text, answer.sources, answer.abstained, answer.backend = IDK, found.sources, True, "none"
+            answer.abstain_reason = found.abstain_reason or "nothing in your documents matches the question"
             answer.timings = {**timings, "total": time.perf_counter() - t_start}
             yield IDK
             yield answer

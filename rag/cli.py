@@ -163,6 +163,8 @@ def ask(
         typer.echo(json.dumps(answer.to_dict(), indent=2, default=str))
         return
     typer.echo("")
+    if answer.abstain_reason:
+        typer.echo(f"note: {answer.abstain_reason}", err=True)
     for w in answer.warnings:
         typer.echo(f"note: {w}", err=True)
     if answer.filters:

@@ -225,7 +225,7 @@ def evaluate(assistant: Any, questions: list[EvalQuestion], *, now: datetime | s
                 row[f"rank_{mode}"] = rank
         if answers:
             ans = assistant.ask(q.question, history=turns, now=when, backend=backend)
-            row.update(answer=ans.text, abstained=ans.abstained, hit=fragment_hit(ans.text, q.answer) if q.answerable else None,
+            row.update(answer=ans.text, abstained=ans.abstained, gated=bool(ans.abstain_reason), hit=fragment_hit(ans.text, q.answer) if q.answerable else None,
                        cited_expected=first_hit(ans.cited or ans.sources, q.expected) is not None if q.answerable else None,
                        seconds=round(ans.timings.get("total", 0.0), 3), fallback=ans.backend_fallback)
             answer_rows.append(row)
@@ -249,6 +249,9 @@ def evaluate(assistant: Any, questions: list[EvalQuestion], *, now: datetime | s
             "cites_expected_source": sum(bool(x["cited_expected"]) for x in ok) / (len(ok) or 1),
             "abstention_unanswerable": sum(x["abstained"] for x in un) / (len(un) or 1),
             "abstention_answerable": sum(x["abstained"] for x in ok) / (len(ok) or 1),
+            # the retrieval's "nothing here" decision alone (rag.abstention), before any reader
+            "gate_unanswerable": sum(x["gated"] for x in un) / (len(un) or 1),
+            "gate_answerable": sum(x["gated"] for x in ok) / (len(ok) or 1),
             "model_answer_replaced": sum(bool(x["fallback"]) for x in answer_rows) / (len(answer_rows) or 1),
             "n_answerable": len(ok), "n_unanswerable": len(un),
         }
@@ -269,7 +272,8 @@ def format_table(result: dict[str, Any]) -> str:
         lines += ["", f"Answers ({a['backend']}): fragment hit rate {a['fragment_hit_rate']:.2f} on {a['n_answerable']} "
                   f"answerable; cites an expected source {a['cites_expected_source']:.2f}; abstains on "
                   f"{a['abstention_unanswerable']:.2f} of {a['n_unanswerable']} unanswerable and "
-                  f"{a['abstention_answerable']:.2f} of answerable; model answer replaced by passages "
+                  f"{a['abstention_answerable']:.2f} of answerable (retrieval's own \"nothing here\": "
+                  f"{a['gate_unanswerable']:.2f} / {a['gate_answerable']:.2f}); model answer replaced by passages "
                   f"{a['model_answer_replaced']:.2f}.", "",
                   "| category | fragment hit |", "|---|---|"]
         lines += [f"| {c} | {v:.2f} |" for c, v in a["fragment_hit_by_category"].items()]

@@ -45,6 +45,7 @@ MAIL_SCOPE = re.compile(r"\b(e-?mails?|mails?|messages?|inbox|newsletters?|wrote
 RELATIVE_TIME = re.compile(r"\b(today|tonight|tomorrow|yesterday|this|next|last|past|coming|ago|since|"
                            r"recently|lately|upcoming|weekend)\b", re.I)
 DURATION = re.compile(r"^(?:in|for|within)\s+\S+\s+(?:days?|weeks?|months?)$", re.I)
+BOUND = re.compile(r"^(?:since|before|after|until|till|by|between|from)\b", re.I)  # "after 19 March"
 YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
 NOT_NAMES = {"i", "me", "my", "you", "we", "they", "he", "she", "it", "the", "a", "what", "when", "who", "which",
              "how", "where", "why", "did", "is", "are", "was", "mum", "dad", "sam"}
@@ -109,7 +110,7 @@ def time_role(question: str, phrase: str) -> str:
     of what it asks about ("content")? Retrieval filters on a scope and searches the text for
     content; in both cases it also runs the other way and fuses, so a wrong guess costs rank,
     never the answer."""
-    if CALENDAR_WORDS.search(question) or SCHEDULE_ASK.search(question):
+    if CALENDAR_WORDS.search(question) or SCHEDULE_ASK.search(question) or BOUND.match(phrase.strip()):
         return "scope"
     if DURATION.match(phrase.strip()):
         return "content"

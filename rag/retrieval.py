@@ -28,7 +28,7 @@ from ingest.errors import ConfigError, ModelUnavailableError
 from ingest.settings import RetrievalMode, Settings
 from ingest.store import Store
 
-from . import term_match
+from . import abstention, term_match
 from .answer import Source
 from .filters import Filters
 from .intent import Plan, SenderDirectory, analyze
@@ -73,6 +73,7 @@ class Retrieval:
     best_dense: float | None = None
     gated: bool = False  # nothing was relevant enough: the answer should be "I don't know"
     relaxed: list[str] = field(default_factory=list)  # question filters dropped because they found nothing
+    abstain_reason: str = ""  # why the store holds no answer (rag.abstention); "" when it may
 
 
 EXACT_MAX = 600  # filtered dense search: up to this many allowed chunks are scored exactly
@@ -339,8 +340,8 @@ class Retriever:
         inside = [i for i in kw.thread(thread_id) if filters.match(kw.meta[i])]
         if inside:
             last = max(inside, key=lambda i: (kw.meta[i].get("date") or 0, kw.ids[i]))
-            have = {c.chunk_id for c in members}
-            if kw.ids[last] not in have and kw.meta[last].get("kind") == "email":
+            have = {(c.meta or {}).get("item_id") for c in members}  # that message, any chunk of it
+            if kw.meta[last].get("item_id") not in have and kw.meta[last].get("kind") == "email":
                 doc = self.store.collection.get(ids=[kw.ids[last]], include=["documents", "metadatas"])
                 if doc["ids"]:
                     members = [Candidate(doc["ids"][0], doc["documents"][0], doc["metadatas"][0],
@@ -373,14 +374,17 @@ class Retriever:
         best_dense = max((c.scores.get("dense", -1.0) for c in cands), default=None)
         top = self._group(cands, q)
         timings["retrieval"] = time.perf_counter() - t0
-        gated = False
-        if mode != "bm25" and best_dense is not None and best_dense < self.settings.min_relevance:
-            gated = True
         tz = self.settings.timezone
         sources = [Source.from_chunk(c.chunk_id, c.text or "", c.meta or {}, tz, c.score) for c in top]
         for s, c in zip(sources, top, strict=True):
             s.scores = {k2: round(v, 4) for k2, v in c.scores.items()}
-        return Retrieval(plan, sources, timings, best_dense, gated, relaxed)
+        t1 = time.perf_counter()
+        kw = self.keyword
+        why = abstention.reason_to_abstain(plan.question, sources, term_match.analyse(kw, plan.question),
+                                           best_dense if mode != "bm25" else None, self.settings.min_relevance,
+                                           kw.tokens)
+        timings["abstain"] = time.perf_counter() - t1
+        return Retrieval(plan, sources, timings, best_dense, bool(why), relaxed, why)
 
     def _ranked(self, plan: Plan, q: dict) -> list[Candidate]:
         """Dense ∥ BM25 → fusion (+ exact-match lift) → optional rerank, for one plan."""
@@ -395,15 +399,18 @@ class Retriever:
         from last week") the range filters, undated notes and documents included, and only an
         empty range falls back to all dates (saying "dates" was relaxed). When it is part of what
         is asked ("what launched on 3 May 2019?") all dates are searched with the date words kept
-        in the text, and what lies in the range gets a smaller, fused lift."""
+        in the text, and what lies in the range gets a smaller, fused lift. A range that holds
+        nothing dated (only undated notes passed it) is relaxed the same way."""
         scoped = self._ranked(plan, q)
-        if scoped and plan.time_role == "scope":
+        # undated notes pass the range, but only something dated inside it makes the range real
+        dated = [c for c in scoped if (c.meta or {}).get("date") is not None]
+        if dated and plan.time_role == "scope":
             return scoped, []
         wide_plan = replace(plan, search_text=plan.question,
                             filters=plan.filters.with_(time=None, time_from_question=False))
         wide = self._ranked(wide_plan, q)
-        if not scoped:
-            return wide, (["dates"] if wide else [])
+        if not dated:
+            return (wide, ["dates"]) if wide else (scoped, [])
         by_id: dict[str, Candidate] = {}
         for cands, w, tag in ((scoped, 0.25, "in_range"), (wide, 1.0, "any_date")):
             for rank, c in enumerate(cands):

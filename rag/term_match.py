@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .text import STOPWORDS
+
 # A term is rare when at most this share of the chunks holds it (and never fewer than RARE_MIN).
 RARE_SHARE = 0.01
 RARE_MIN = 5
@@ -35,7 +37,7 @@ class TermEvidence:
     idf: dict[str, float] = field(default_factory=dict)  # every known query token → idf
     rare: dict[str, Any] = field(default_factory=dict)  # rare token → positions of chunks holding it
     names: list[list[str]] = field(default_factory=list)  # name runs of the question, as tokens
-    unknown_names: list[str] = field(default_factory=list)  # names no chunk mentions at all
+    unknown_names: list[str] = field(default_factory=list)  # names whose last word no chunk holds
 
     @property
     def rare_mass(self) -> float:
@@ -87,12 +89,13 @@ def analyse(index: Any, question: str) -> TermEvidence:
         return 0 if t is None else int(indptr[t + 1] - indptr[t])
 
     limit = max(RARE_MIN, int(RARE_SHARE * n_docs))
+    stop = set(tokenize([" ".join(sorted(STOPWORDS))], index.stemmer)[0])  # bm25s's own list is short
     for tok in dict.fromkeys(tokenize([question], index.stemmer)[0]):
         d = df(tok)
         if not d:
             continue
         ev.idf[tok] = math.log(1 + (n_docs - d + 0.5) / (d + 0.5))
-        if d <= limit:
+        if d <= limit and tok not in stop:
             t = vocab[tok]
             ev.rare[tok] = indices[indptr[t]:indptr[t + 1]]
     for run in name_runs(question):
@@ -100,6 +103,6 @@ def analyse(index: Any, question: str) -> TermEvidence:
         if not toks:
             continue
         ev.names.append(toks)
-        if all(df(t) == 0 for t in toks):
+        if df(toks[-1]) == 0:  # the surname / main word: "New York", "Dr. Abernathy"
             ev.unknown_names.append(run)
     return ev

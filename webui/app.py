@@ -226,7 +226,8 @@ def show_answer(a: Assistant, ans: Answer, turn: int, details: bool) -> None:
     for w in ans.warnings:
         st.warning(render.md(w))
     if ans.abstained:
-        st.info("Nothing in your documents answers this well enough. Try other words or widen the filters.")
+        why = ans.abstain_reason or "nothing in your documents answers this well enough"
+        st.info(render.md(f"{why[0].upper()}{why[1:]}. Try other words or widen the filters."))
     line = render.filters_line(ans.filters)
     if line:
         st.caption(line)
