@@ -3,7 +3,9 @@
 Every VEVENT becomes an ``event`` item with timezone-aware start/end stored as UTC epoch
 seconds; recurring events (RRULE/RDATE, with their modified and cancelled instances) are
 expanded with ``recurring-ical-events`` into one item per occurrence inside a window (default
-one year back, two ahead). One-off events are kept whatever their date. VTODOs become ``todo``
+one year back, two ahead); each occurrence also carries its series' rule (RRULE, first start,
+cancelled dates) so a question about any other year is answered from it (ingest/recurrence.py),
+and its text says how often it repeats ("Repeats: weekly on Saturday"). One-off events are kept whatever their date. VTODOs become ``todo``
 items with due date and status. All-day and floating times are read in the user's timezone.
 """
 
@@ -16,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from .errors import ItemError
 from .items import Block, Item, ParseResult, Problem, epoch, iso_utc, stable_id
+from .recurrence import in_words
 
 logger = logging.getLogger(__name__)
 
@@ -103,19 +106,43 @@ def _calendar_events(cal: Any, result: ParseResult, source_key: str, locator: st
         except Exception as exc:
             result.problems.append(Problem(locator, "corrupt", f"recurring events could not be expanded: {exc}"[:300]))
             occurrences = []
+        series = {str(e.get("UID", "")): _series(e, tz) for e in events
+                  if e.get("RRULE") and e.get("RECURRENCE-ID") is None}
         for occ in occurrences:
             uid = str(occ.get("UID", ""))
             if uid not in recurring_uids:
                 continue
-            _add_event(occ, result, source_key, locator, tz, seen, recurring=True)
+            _add_event(occ, result, source_key, locator, tz, seen, recurring=True, series=series.get(uid))
     for ev in events:
         if str(ev.get("UID", "")) in recurring_uids:
             continue
         _add_event(ev, result, source_key, locator, tz, seen, recurring=False)
 
 
+def _series(master: Any, tz: ZoneInfo) -> dict[str, Any]:
+    """A recurring series' rule as metadata (see ingest.recurrence), so any year's occurrences
+    can be computed at question time, and the rule in words for the event's text."""
+    try:
+        rule = master.get("RRULE").to_ical().decode()
+        start, _ = _as_datetime(master.get("DTSTART"), tz)
+        raw = master.get("EXDATE")
+        exdates = []
+        for ex in raw if isinstance(raw, list) else [raw] if raw is not None else []:
+            for d in getattr(ex, "dts", []):  # vDDDLists of cancelled starts
+                dt, _ = _as_datetime(d, tz)
+                if dt is not None:
+                    exdates.append(iso_utc(dt))
+    except Exception as exc:  # an odd rule: the stored window's occurrences still stand
+        logger.debug("series rule not kept: %s", exc)
+        return {}
+    if start is None:
+        return {}
+    return {"series_rule": rule, "series_start": iso_utc(start), "series_exdates": "; ".join(exdates) or None,
+            "repeats": in_words(rule, start.astimezone(tz))}
+
+
 def _add_event(ev: Any, result: ParseResult, source_key: str, locator: str, tz: ZoneInfo,
-               seen: set[tuple[str, int]], *, recurring: bool) -> None:
+               seen: set[tuple[str, int]], *, recurring: bool, series: dict[str, Any] | None = None) -> None:
     uid = str(ev.get("UID", "")) or None
     summary = _text(ev, "SUMMARY") or "(untitled event)"
     note = ""
@@ -157,6 +184,8 @@ def _add_event(ev: Any, result: ParseResult, source_key: str, locator: str, tz: 
         lines.append(f"Organizer: {organizer}")
     if attendees:
         lines.append("Attendees: " + ", ".join(attendees))
+    if series and series.get("repeats"):
+        lines.append(f"Repeats: {series['repeats']}")
     if status == "CANCELLED":
         lines.append("Status: cancelled")
     if description:
@@ -175,6 +204,7 @@ def _add_event(ev: Any, result: ParseResult, source_key: str, locator: str, tz: 
         "recurring": recurring or None,
         "status": status.lower() or None,
         "locator": locator,
+        **(series or {}),
     }
     result.items.append(Item(stable_id("event", *id_parts), "event", summary, context, [Block("\n".join(lines))], meta))
 

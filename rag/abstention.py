@@ -10,7 +10,7 @@ docs/evaluation.md), in order:
 3. **No answer of the wanted type near the subject.** A question that wants a phone number, an
    email address, an amount, a date or time, a code or a count, when none of the best passages
    has such a thing in the same sentence (or the next) as at least half of the question's subject
-   (idf-weighted; "passport" in "what is my passport number?", "wifi password Lyon office").
+   words ("passport" in "what is my passport number?", "wifi password Lyon office").
    Requiring the single rarest subject word instead rejected a tenth of the answerable questions.
 
 Each rule says why, for the answer's warnings and ``pdq ask --json``.
@@ -63,16 +63,15 @@ def _windows(source: Source) -> list[str]:
 def typed_answer_present(question: str, kind: str, sources: Sequence[Source], evidence: TermEvidence | None,
                          tokenize: Callable[[str], list[str]]) -> bool:
     """Does a source hold an entity of ``kind`` in a window that holds at least half of the
-    question's subject (its words the store knows, weighted by idf; words no chunk holds are
-    paraphrases: "plumber" for "plumbing")? An event or to-do answers a date question with its
+    question's subject words (those the store knows; words no chunk holds are paraphrases:
+    "plumber" for "plumbing")? Counted, not idf-weighted: a rare word planted in one stranger's
+    mail must not outweigh the real invoice. An event or to-do answers a date question with its
     own date."""
     idf = evidence.idf if evidence is not None else {}
-    subject = {t: idf.get(t, 1.0) for t in _subject(question, evidence, tokenize) if t in idf or not idf}
-    mass = sum(subject.values())
+    subject = {t for t in _subject(question, evidence, tokenize) if t in idf or not idf}
     for s in sources:
         for w in _windows(s):
-            held = set(tokenize(w))
-            if mass and sum(v for t, v in subject.items() if t in held) < mass / 2:
+            if subject and len(subject & set(tokenize(w))) < len(subject) / 2:
                 continue
             if answer_types.find(w, kind):
                 return True

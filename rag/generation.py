@@ -291,7 +291,8 @@ class ExtractiveBackend:
     def stream(self, prompt: Prompt, question: str) -> Iterator[str]:
         q = terms(question)
         ql = question.lower()
-        want = (r"[£$€]\s?\d|\d[\d,.]*\s?(gbp|eur|usd|%)|gbp|\d{2,}" if re.search(r"\bhow (much|many)\b", ql)
+        want = (r"^repeats:" if re.search(r"\bhow often\b", ql)
+                else r"[£$€]\s?\d|\d[\d,.]*\s?(gbp|eur|usd|%)|gbp|\d{2,}" if re.search(r"\bhow (much|many)\b", ql)
                 else r"\d{1,2}[:.h]\d{2}|\d{1,2}\s?(am|pm)|\b\d{1,2}(st|nd|rd|th)?\s+[a-z]{3}|monday|tuesday|wednesday|"
                      r"thursday|friday|saturday|sunday" if re.search(r"\b(when|what time|what day|date)\b", ql)
                 else "")
@@ -309,6 +310,8 @@ class ExtractiveBackend:
                 overlap = sum(1.0 / df.get(t, 1) for t in q & terms(sent))
                 if want and overlap and re.search(want, sent.lower()):
                     overlap += 0.5
+                elif want == "^repeats:" and sent.lower().startswith("repeats:"):
+                    overlap += 10.0  # "how often": the series' rule in words is the answer
                 if overlap > score:
                     best, score = sent, overlap
             if not best:

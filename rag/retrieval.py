@@ -16,6 +16,7 @@ order, without ranking: :meth:`Retriever.listing`.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import defaultdict
@@ -371,6 +372,10 @@ class Retriever:
             wide = replace(plan, filters=plan.filters.with_(senders=(), sender_label="", sender_from_question=False))
             cands = self._ranked(wide, q)
             relaxed += ["from"] if cands else []
+        if plan.filters.time is not None:
+            cands, expanded = self._series_in_range(cands, plan)
+            if expanded and "dates" in relaxed:
+                relaxed.remove("dates")  # the range holds occurrences of a recurring series after all
         best_dense = max((c.scores.get("dense", -1.0) for c in cands), default=None)
         top = self._group(cands, q)
         timings["retrieval"] = time.perf_counter() - t0
@@ -385,6 +390,42 @@ class Retriever:
                                            kw.tokens)
         timings["abstain"] = time.perf_counter() - t1
         return Retrieval(plan, sources, timings, best_dense, bool(why), relaxed, why)
+
+    def _series_in_range(self, cands: list[Candidate], plan: Plan) -> tuple[list[Candidate], bool]:
+        """Calendars in any year: a recurring event found outside the question's range stands in
+        for its series; the series' occurrences inside the range are computed from its rule
+        (ingest/recurrence.py) and take its place. Stored occurrences in the range are kept."""
+        from ingest.recurrence import occurrences
+
+        tr, tz = plan.filters.time, self.settings.timezone
+        inside = {(c.meta or {}).get("uid") for c in cands if tr.contains((c.meta or {}).get("date"))}
+        out: list[Candidate] = []
+        done: set[str] = set()
+        expanded = False
+        for c in cands:
+            meta = c.meta or {}
+            uid = meta.get("uid")
+            if meta.get("kind") != "event" or not meta.get("series_rule") or tr.contains(meta.get("date")) \
+                    or uid in inside:
+                out.append(c)
+                continue
+            if uid in done:
+                continue
+            done.add(uid)
+            starts = occurrences(meta, tr.start, tr.end, tz)
+            if not starts:
+                out.append(c)
+                continue
+            expanded = True
+            length = (meta.get("end") or meta["date"]) - meta["date"]
+            for i, when in enumerate(starts):
+                m = {**meta, "date": int(when.timestamp()), "end": int(when.timestamp()) + length,
+                     "date_iso": when.isoformat(), "computed_from_rule": True}
+                stored = re.search(r"When: ([^\n]*)", c.text or "")  # in the context line and the body
+                text = (c.text or "").replace(stored.group(1), f"{when:%a %Y-%m-%d %H:%M}") if stored else (c.text or "")
+                out.append(Candidate(f"{c.chunk_id}@{when:%Y%m%dT%H%M}", text, m, {**c.scores, "from_rule": 1.0},
+                                     c.score - i * 1e-6))
+        return out, expanded
 
     def _ranked(self, plan: Plan, q: dict) -> list[Candidate]:
         """Dense ∥ BM25 → fusion (+ exact-match lift) → optional rerank, for one plan."""

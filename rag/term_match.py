@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .dates import MONTHS, WEEKDAYS
 from .text import STOPWORDS
 
 # A term is rare when at most this share of the chunks holds it (and never fewer than RARE_MIN).
@@ -25,6 +26,7 @@ RARE_MIN = 5
 # Words that start a name-like run in a question without being a name.
 _TITLES = {"dr", "mr", "mrs", "ms", "miss", "prof", "sir", "dame", "st", "mt"}
 _NAME_RUN = re.compile(r"(?<![\w'])([A-Z][\w'&-]*\.?(?:\s+[A-Z][\w'&-]*\.?)*)")
+_CALENDAR = {*WEEKDAYS, *MONTHS, "today", "tomorrow", "yesterday", "tonight", "easter", "christmas"}
 _QUESTION_WORDS = {"who", "what", "when", "where", "which", "why", "how", "is", "are", "was", "were",
                    "did", "does", "do", "can", "could", "will", "would", "should", "has", "have", "i",
                    "my", "the", "a", "an", "please", "tell", "show", "list", "find"}
@@ -66,7 +68,7 @@ def name_runs(question: str) -> list[str]:
             words = m.group(1).split()[1:]
         else:
             words = m.group(1).split()
-        words = [w.rstrip(".") for w in words if w.rstrip(".").lower() not in _TITLES | _QUESTION_WORDS]
+        words = [w.rstrip(".") for w in words if w.rstrip(".").lower() not in _TITLES | _QUESTION_WORDS | _CALENDAR]
         if words:
             runs.append(" ".join(words))
     return runs

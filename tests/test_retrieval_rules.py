@@ -183,7 +183,7 @@ def test_sample_questions_extended_set_is_measured(tmp_path, sample_store, real_
     from rag.evaluation import evaluate, load_questions
 
     qs = load_questions(SAMPLE / "questions.jsonl")
-    assert {"content-date", "exact", "recurring-past", "unanswerable"} <= {q.category for q in qs}
+    assert {"content-date", "exact", "recurring", "unanswerable"} <= {q.category for q in qs}
     store = tmp_path / "store"
     shutil.copytree(sample_store, store)
     a = Assistant(store=store, embedder=real_embedder, timezone="Europe/London", now=SAMPLE_NOW,
@@ -192,3 +192,70 @@ def test_sample_questions_extended_set_is_measured(tmp_path, sample_store, real_
                       now=SAMPLE_NOW, modes=("hybrid",))
     assert result["retrieval"]["hybrid"]["all"]["recall@5"] >= 0.85
     assert result["answers"]["gate_unanswerable"] >= 0.8
+
+
+# --- calendars in any year ---------------------------------------------------------------------------
+QUIZ_ICS = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//pdq test//EN
+BEGIN:VEVENT
+UID:club-quiz@test
+DTSTAMP:20150101T000000Z
+DTSTART;TZID=Europe/London:20150305T193000
+DTEND;TZID=Europe/London:20150305T213000
+RRULE:FREQ=MONTHLY;BYDAY=1TH
+EXDATE;TZID=Europe/London:20170105T193000
+SUMMARY:Chess club quiz night
+LOCATION:The Lamb, Lamb's Conduit Street
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+@pytest.mark.parametrize(("rule", "words"), [
+    ("FREQ=WEEKLY;BYDAY=SA;COUNT=20", "weekly on Saturday, 20 times"),
+    ("FREQ=MONTHLY;BYDAY=1SA", "monthly on the first Saturday"),
+    ("FREQ=MONTHLY;BYDAY=-1FR", "monthly on the last Friday"),
+    ("FREQ=WEEKLY;INTERVAL=2;BYDAY=TH", "every 2 weeks on Thursday"),
+    ("FREQ=YEARLY", "yearly on 14 March"),
+    ("FREQ=DAILY;UNTIL=20260630T235959Z", "daily, until 2026-06-30"),
+])
+def test_a_rule_in_words(rule, words):
+    from datetime import datetime
+
+    from ingest.recurrence import in_words
+
+    assert in_words(rule, datetime(2026, 3, 14, 19, 0)) == words
+
+
+def test_calendar_items_keep_their_series_rule():
+    from ingest.calendar import parse_calendar_bytes
+
+    r = parse_calendar_bytes(QUIZ_ICS.encode(), source_key="k", locator="quiz.ics", timezone="Europe/London",
+                             now=SAMPLE_NOW)
+    assert r.items and all(it.meta["series_rule"] == "FREQ=MONTHLY;BYDAY=1TH" for it in r.items)
+    assert r.items[0].meta["series_start"] == "2015-03-05T19:30:00Z"
+    assert r.items[0].meta["series_exdates"] == "2017-01-05T19:30:00Z"
+    assert "Repeats: monthly on the first Thursday" in r.items[0].blocks[0].text
+    assert min(it.meta["date"] for it in r.items) > 1_700_000_000  # only the window is stored
+
+
+@pytest.mark.slow
+def test_a_past_year_of_a_recurring_event_is_computed_from_its_rule(tmp_path, real_embedder):
+    cal = tmp_path / "cal"
+    cal.mkdir()
+    (cal / "clubs.ics").write_text(QUIZ_ICS)
+    a = Assistant(store=tmp_path / "store", embedder=real_embedder, timezone="Europe/London", now=SAMPLE_NOW,
+                  llm_backend="extractive")
+    a.ingest([cal])
+    ans = a.ask("When was the chess club quiz night in February 2017?")
+    assert not ans.abstained and "relaxed" not in ans.filters.get("dates", "")
+    top = ans.sources[0]
+    assert top.date is not None and (top.date.year, top.date.month, top.date.day, top.date.hour) == (2017, 2, 2, 19)
+    assert top.meta.get("computed_from_rule") and "Thu 02 Feb 2017" in ans.text
+    # January 2017's quiz was cancelled (EXDATE): nothing in range, said so
+    jan = a.ask("When was the chess club quiz night in January 2017?")
+    assert "relaxed" in jan.filters.get("dates", "")
+    assert all(s.date is None or s.date.year != 2017 for s in jan.sources)
+    often = a.ask("How often is the chess club quiz night?")
+    assert "monthly on the first Thursday" in often.text
