@@ -17,6 +17,9 @@ KINDS = ("email", "attachment", "event", "todo", "note", "document")
 # Where an item was found is not part of what it is: moving a message between folders, a
 # Maildir flag rename or an mbox offset shift must not count as a change (no re-embedding).
 LOCATION_KEYS = frozenset({"path", "locator", "folder", "folders"})
+# metadata derived from the text and date already hashed (ingest/mentions.py): not part of the
+# content hash, so adding it does not make every stored item look changed
+DERIVED_KEYS = frozenset({"mentions"})
 
 
 @dataclass(slots=True)
@@ -52,7 +55,7 @@ class Item:
         for b in self.blocks:
             h.update(b"\x00" + b.text.encode("utf-8", "surrogatepass"))
             h.update(f"\x01{b.section}\x01{b.page}".encode("utf-8", "surrogatepass"))
-        where_from = {k: v for k, v in self.meta.items() if k not in LOCATION_KEYS}
+        where_from = {k: v for k, v in self.meta.items() if k not in LOCATION_KEYS | DERIVED_KEYS}
         h.update(json.dumps(where_from, sort_keys=True, default=str).encode())
         return h.hexdigest()
 

@@ -28,9 +28,9 @@ logger = logging.getLogger(__name__)
 
 INDEX_DIR = "bm25"
 FILTER_FIELDS = ("item_id", "kind", "date", "thread_id", "from_name", "from_addr", "folder", "done",
-                 "path", "title", "uid")
+                 "path", "title", "uid", "mentions")
 PAGE = 5000
-FORMAT = 2  # what keyword_text() indexes; an index saved in another format is rebuilt
+FORMAT = 3  # what keyword_text() indexes and FILTER_FIELDS keep; another format is rebuilt
 
 
 def _stemmer() -> Any:
@@ -60,6 +60,7 @@ class KeywordIndex:
     _pos: dict[str, int] = field(init=False, repr=False)
     _columns: dict[str, Any] | None = field(default=None, init=False, repr=False)
     _threads: dict[str, list[int]] | None = field(default=None, init=False, repr=False)
+    _mentions: dict[int, list[int]] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._pos = {cid: i for i, cid in enumerate(self.ids)}
@@ -97,13 +98,39 @@ class KeywordIndex:
                 inside &= d >= start
             if end is not None:
                 inside &= d < end
-            out &= (inside | np.isnan(d)) if keep_undated else inside
+            if keep_undated:  # a question's time phrase: undated items and what mentions the range pass
+                inside |= np.isnan(d) | self.mentioning(start, end)
+            out &= inside
         if kinds:
             out &= np.isin(c["kind"], list(kinds))
         if senders:
             out &= np.isin(c["from_addr"], list(senders))
         if open_todos:
             out &= c["not_done"]
+        return out
+
+    def mentioning(self, start: float | None, end: float | None) -> Any:
+        """Boolean array: the chunks whose text mentions a day in ``[start, end)`` (epoch seconds;
+        ingest/mentions.py), from a day → chunks map built once."""
+        from datetime import date, timedelta
+
+        import numpy as np
+
+        if self._mentions is None:
+            by_day: dict[int, list[int]] = {}
+            for i, x in enumerate(self.meta):
+                for d in str(x.get("mentions") or "").split():
+                    by_day.setdefault(date.fromisoformat(d).toordinal(), []).append(i)
+            self._mentions = by_day
+        out = np.zeros(len(self.ids), dtype=bool)
+        if not self._mentions:
+            return out
+        lo = min(self._mentions) if start is None else (date(1970, 1, 1) + timedelta(seconds=start)).toordinal()
+        hi = max(self._mentions) + 1 if end is None else (date(1970, 1, 1) + timedelta(seconds=end - 1)).toordinal() + 1
+        for day in range(lo, min(hi, lo + 400)):  # a year is plenty for "mentions"
+            hits = self._mentions.get(day)
+            if hits:
+                out[hits] = True
         return out
 
     def thread(self, thread_id: str) -> list[int]:

@@ -33,6 +33,7 @@ from .embedding import Embedder, make_embedder
 from .errors import IngestError, PdqError, StoreError
 from .items import Item, Problem
 from .manifest import SourceState
+from .mentions import mentioned_days
 from .readers import read_source
 from .report import Failure, IngestReport
 from .settings import Settings
@@ -41,6 +42,7 @@ from .store import Store, StoreLock, prepare_dir
 logger = logging.getLogger(__name__)
 
 FLUSH_CHUNKS = 256  # chunks gathered before one embed + write round
+MENTION_KINDS = ("email", "attachment", "note", "document")  # text that can announce a day
 Progress = Callable[[dict[str, Any]], None]
 
 
@@ -173,6 +175,9 @@ class _Run:
             return
         if folder:
             item.meta["folder"] = folder
+        if item.kind in MENTION_KINDS:
+            days = mentioned_days(" ".join(b.text for b in item.blocks), item.meta.get("date"), self.settings.timezone)
+            item.meta["mentions"] = " ".join(d.isoformat() for d in days) or None
         self.batch[item.item_id] = item
         self.batch_chunks += max(1, len(item.blocks))
 

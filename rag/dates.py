@@ -33,6 +33,7 @@ upcoming / coming up      the next 14 days; "recently", "lately": the last 14 da
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -261,41 +262,48 @@ _NOT_TIME = re.compile(r"^(?:may|mar|sun|sat|wed|jan|june?|july?|aug|oct|dec|nov
 
 def find_time_range(question: str, now: datetime) -> TimeRange | None:
     """The first time expression in ``question`` as a range, or None. ``now`` must be aware."""
+    return next(time_ranges(question, now), None)
+
+
+def time_ranges(text: str, now: datetime) -> Iterator[TimeRange]:
+    """Every time expression in ``text`` as a range, resolved against ``now`` (aware): a mail
+    sent on a Friday that says "see you Tuesday" means the Tuesday after that Friday."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    for m in _COMPOUND.finditer(question):
-        g = m.groupdict()
+    for m in _COMPOUND.finditer(text):
         try:
-            if g["between"]:
-                a, b = _span(g["a"], now), _span(g["b"], now)
-                while a and b and b[1] <= a[0] and re.fullmatch(_WD, g["b"].strip(), re.I):
-                    b = (b[0] + timedelta(days=7), b[1] + timedelta(days=7))  # "Monday to Wednesday"
-                if a and b:
-                    return TimeRange(a[0], b[1], m.group(0).strip())
-            elif g["since"]:
-                s = _span(g["s"], now, past=True)
-                if s:
-                    return TimeRange(s[0], max(now, s[1]) if s[0] > now else now, m.group(0).strip())
-            elif g["before"]:
-                u = _span(g["u"], now)
-                if u:
-                    inclusive = g["before"].lower() in ("until", "till", "by")
-                    return TimeRange(None, u[1] if inclusive else u[0], m.group(0).strip())
-            elif g["after"]:
-                f = _span(g["f"], now)
-                if f:
-                    return TimeRange(f[1], None, m.group(0).strip())
-            else:
-                word = g["one"]
-                # short words that are usually not dates on their own ("may I", "sat on")
-                if _NOT_TIME.match(word.strip()) and not re.search(r"\b(in|during|on)\s", m.group(0), re.I):
-                    continue
-                r = _span(word, now)
-                if r:
-                    return TimeRange(r[0], r[1], m.group(0).strip())
+            r = _range_of(m, now)
         except (ValueError, OverflowError):
             continue
-    return None
+        if r is not None:
+            yield r
+
+
+def _range_of(m: re.Match[str], now: datetime) -> TimeRange | None:
+    g = m.groupdict()
+    if g["between"]:
+        a, b = _span(g["a"], now), _span(g["b"], now)
+        while a and b and b[1] <= a[0] and re.fullmatch(_WD, g["b"].strip(), re.I):
+            b = (b[0] + timedelta(days=7), b[1] + timedelta(days=7))  # "Monday to Wednesday"
+        return TimeRange(a[0], b[1], m.group(0).strip()) if a and b else None
+    if g["since"]:
+        s = _span(g["s"], now, past=True)
+        return TimeRange(s[0], max(now, s[1]) if s[0] > now else now, m.group(0).strip()) if s else None
+    if g["before"]:
+        u = _span(g["u"], now)
+        if not u:
+            return None
+        inclusive = g["before"].lower() in ("until", "till", "by")
+        return TimeRange(None, u[1] if inclusive else u[0], m.group(0).strip())
+    if g["after"]:
+        f = _span(g["f"], now)
+        return TimeRange(f[1], None, m.group(0).strip()) if f else None
+    word = g["one"]
+    # short words that are usually not dates on their own ("may I", "sat on")
+    if _NOT_TIME.match(word.strip()) and not re.search(r"\b(in|during|on)\s", m.group(0), re.I):
+        return None
+    r = _span(word, now)
+    return TimeRange(r[0], r[1], m.group(0).strip()) if r else None
 
 
 def strip_phrase(question: str, tr: TimeRange | None) -> str:

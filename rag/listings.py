@@ -29,13 +29,21 @@ def list_items(collection: Any, where: dict | None, tz: str, limit: int = 60) ->
 
 
 def schedule_text(sources: list[Source], filters: Filters) -> str:
+    """The events in time order, then the messages and notes that mention those days."""
     span = filters.time.label() if filters.time else "that time"
-    if not sources:
-        return f"Nothing on your calendar for {span}."
-    lines = [f"Your calendar for {span} ({len(sources)} event{'s' if len(sources) != 1 else ''}):"]
-    for s in sources:
+    events = [s for s in sources if s.kind == "event"]
+    others = [s for s in sources if s.kind != "event"]
+    if events:
+        lines = [f"Your calendar for {span} ({len(events)} event{'s' if len(events) != 1 else ''}):"]
+    else:
+        lines = [f"Nothing on your calendar for {span}."]
+    for s in events:
         where = f" — {s.location}" if s.location else ""
         lines.append(f"- {s.when()}: {s.title}{where} [{s.n}]")
+    if others:
+        lines.append("Mentioned in your mail and notes:")
+        for s in others:
+            lines.append(f"- {s.header()} [{s.n}]")
     return "\n".join(lines)
 
 

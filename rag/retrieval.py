@@ -465,4 +465,28 @@ class Retriever:
     def listing(self, plan: Plan, *, limit: int = 60) -> list[Source]:
         """Events in the plan's range (time order) or open to-dos (by due date, undated last),
         from the metadata alone."""
-        return list_items(self.store.collection, plan.filters.where(), self.settings.timezone, limit)
+        items = list_items(self.store.collection, plan.filters.where(), self.settings.timezone, limit)
+        tr = plan.filters.time
+        if plan.listing != "schedule" or tr is None:
+            return items
+        return items + self._announcing(tr.start_epoch, tr.end_epoch)
+
+    def _announcing(self, start: int | None, end: int | None, limit: int = 5) -> list[Source]:
+        """Mail, notes and documents that mention a day of the range (ingest/mentions.py), newest
+        first: the message that announces next week's event belongs beside the calendar."""
+        import numpy as np
+
+        kw = self.keyword
+        mask = kw.mentioning(start, end) & kw.mask(kinds=("email", "attachment", "note", "document"))
+        picked: dict[str, int] = {}
+        for i in sorted(np.flatnonzero(mask), key=lambda i: -(kw.meta[i].get("date") or 0)):
+            picked.setdefault(kw.meta[i].get("item_id", kw.ids[i]), int(i))
+            if len(picked) >= limit:
+                break
+        if not picked:
+            return []
+        got = self.store.collection.get(ids=[kw.ids[i] for i in picked.values()], include=["documents", "metadatas"])
+        by_id = dict(zip(got["ids"], zip(got["documents"], got["metadatas"], strict=True), strict=True))
+        tz = self.settings.timezone
+        return [Source.from_chunk(kw.ids[i], by_id[kw.ids[i]][0] or "", by_id[kw.ids[i]][1] or {}, tz)
+                for i in picked.values() if kw.ids[i] in by_id]

@@ -259,3 +259,42 @@ def test_a_past_year_of_a_recurring_event_is_computed_from_its_rule(tmp_path, re
     assert all(s.date is None or s.date.year != 2017 for s in jan.sources)
     often = a.ask("How often is the chess club quiz night?")
     assert "monthly on the first Thursday" in often.text
+
+
+# --- days mentioned in text ----------------------------------------------------------------------------
+def test_mentioned_days_resolve_against_the_item_date():
+    from datetime import date, datetime
+
+    from ingest.mentions import mentioned_days
+
+    friday = datetime(2026, 3, 6, 10, 0, tzinfo=SAMPLE_NOW.tzinfo).timestamp()
+    days = mentioned_days("The fire drill is on Tuesday at 11:00. The launch was on 3 May 2019. "
+                          "All of March is busy.", friday, "Europe/London")
+    assert days == [date(2026, 3, 10), date(2019, 5, 3)]  # no month-long spans
+    assert mentioned_days("Tuesday, or 3 May 2019", None, "Europe/London") == [date(2019, 5, 3)]
+
+
+@pytest.mark.slow
+def test_a_mail_announcing_a_day_is_found_for_that_day(tmp_path, real_embedder):
+    """Sent on Friday, about "Tuesday": asked the next week, the mail that announced it is found
+    though it was not sent in that range."""
+    box = tmp_path / "mail"
+    box.mkdir()
+    for i in range(12):
+        m = _mail(i, f"Minutes of the budget meeting number {i}: nothing new on the budget this week.")
+        del m["Date"]
+        m["Date"] = f"Mon, {2 + i % 4:02d} Mar 2026 09:00:00 +0000"
+        (box / f"{i}.eml").write_bytes(bytes(m))
+    drill = _mail(50, "Heads up: the fire drill is on Tuesday at 11:00, please leave by the north stairs.")
+    del drill["Date"]
+    drill["Date"] = "Fri, 06 Mar 2026 10:00:00 +0000"
+    (box / "drill.eml").write_bytes(bytes(drill))
+    a = Assistant(store=tmp_path / "store", embedder=real_embedder, timezone="Europe/London",
+                  now="2026-03-09T08:00:00", llm_backend="extractive")
+    a.ingest([box])
+    listing = a.ask("What is happening on Tuesday?")  # a schedule: events, then what mentions the day
+    assert listing.listing and "Mentioned in your mail and notes" in listing.text
+    assert [s.meta["message_id"] for s in listing.sources] == ["<phones-50@corp.example>"]
+    ans = a.ask("What happens on Tuesday at 11:00?")  # a search: the range holds the announcing mail
+    assert ans.sources[0].meta["message_id"] == "<phones-50@corp.example>", [s.title for s in ans.sources]
+    assert "relaxed" not in ans.filters.get("dates", "")
