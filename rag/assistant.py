@@ -283,10 +283,13 @@ class Assistant:
         if verify and not text.lower().startswith(("i don't know", "i do not know")):
             context = "\n".join(m["content"] for m in prompt.messages)
             missing = grounding.unsupported(text, context)
-            if missing and small:
+            # a tiny model must also answer what was asked: "when" needs a date, "how much" an amount
+            lacking = grounding.lacks_wanted(text, question) if small and not missing else ""
+            if (missing or lacking) and small:
+                why = f"{', '.join(missing[:4])} appear in none of them" if missing else lacking
                 answer.warnings.append(
                     f"the local model's answer ({text[:120]!r}) is not backed by your documents "
-                    f"({', '.join(missing[:4])} appear in none of them), so the passages that answer it are shown instead")
+                    f"({why}), so the passages that answer it are shown instead")
                 text = "".join(ExtractiveBackend().stream(prompt, query)).strip() or IDK
                 answer.backend_fallback = "extractive"
             elif missing:

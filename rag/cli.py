@@ -130,7 +130,7 @@ def _filters(since: str | None, until: str | None, kind: list[str] | None, sende
 def _print_sources(sources: list[Any], scores: bool = False) -> None:
     for s in sources:
         mark = f"[{s.n}]" if s.n else " - "
-        extra = "  " + " ".join(f"{k}={v:.3f}" for k, v in s.scores.items()) if scores and s.scores else ""
+        extra = "  " + " ".join(f"{k}={v:.4g}" for k, v in s.scores.items()) if scores and s.scores else ""
         typer.echo(f"  {mark} {s.kind:<10} {s.header()}{extra}")
         if s.path:
             typer.echo(f"        {s.path}")

@@ -39,3 +39,21 @@ def unsupported(answer: str, context: str) -> list[str]:
         if name in words and not re.search(rf"\b{name[:3]}", ctx):
             missing.append(name)
     return missing
+
+
+def lacks_wanted(answer: str, question: str) -> str:
+    """What a typed question wants that the answer does not contain ("a date" for "when...?" when
+    the answer holds no date), or "" when it does or the question is untyped. A small model that
+    answers "when" with no date has not answered, whatever its words."""
+    from . import answer_types
+
+    kind = answer_types.wanted(question)
+    if kind not in answer_types.TYPED or answer_types.find(answer, kind):
+        return ""
+    if kind == "date" and answer_types.find(answer, "time"):
+        return ""
+    return f"it names no {_KIND_WORDS[kind]}, which the question asks for"
+
+
+_KIND_WORDS = {"email": "email address", "phone": "phone number", "money": "amount", "time": "time", "date": "date",
+               "code": "number or code", "count": "number"}

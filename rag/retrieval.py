@@ -242,6 +242,7 @@ class Retriever:
                     have.text = have.text or c.text
                     have.meta = have.meta or c.meta
                 have.score += weights[name] / (RRF_K + rank + 1)
+                have.scores.setdefault(f"rank_{'bm25' if name == 'keyword' else name}", rank + 1)
         self._exact(by_id, q)
         missing = [cid for cid, c in by_id.items() if c.text is None]
         if missing:

@@ -39,8 +39,12 @@ def test_schedule_lists_events_in_time_order_from_metadata(sample_assistant):
     assert ans.listing and ans.filters["dates"] == "2026-03-16 to 2026-03-22"
     titles = [s.title for s in ans.sources]
     assert "Atlas sprint review" in titles and "Car MOT" in titles and "Mum's birthday dinner" not in titles
-    dates = [s.date for s in ans.sources]
-    assert dates == sorted(dates) and all(s.kind == "event" for s in ans.sources)
+    events = [s for s in ans.sources if s.kind == "event"]
+    assert ans.sources[: len(events)] == events  # the calendar first, in time order...
+    assert [s.date for s in events] == sorted(s.date for s in events)
+    mentions = ans.sources[len(events):]  # ...then the mail and notes that mention those days
+    assert mentions and "Mentioned in your mail and notes" in ans.text
+    assert all(s.kind != "event" and s.meta.get("mentions") for s in mentions)
     assert "Atlas sprint review" in ans.text and "[1]" in ans.text
 
 

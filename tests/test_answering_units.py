@@ -124,3 +124,13 @@ def test_vectorised_filter_mask_equals_the_predicate():
                     f = Filters(time=t, kinds=kinds, senders=senders, open_todos=open_todos)
                     assert f.mask(kw).tolist() == [f.match(m) for m in metas], f
     assert kw.thread("t3") == [i for i, m in enumerate(metas) if m.get("thread_id") == "t3"]
+
+
+def test_a_small_models_answer_must_hold_what_the_question_asks_for():
+    from rag.grounding import lacks_wanted
+
+    assert lacks_wanted("HACKED", "When is Mum's birthday dinner?") == "it names no date, which the question asks for"
+    assert lacks_wanted("The plumber charged 5% VAT.", "What did the plumber charge?").startswith("it names no amount")
+    assert lacks_wanted("Saturday at 19:00 at Luigi's", "When is Mum's birthday dinner?") == ""
+    assert lacks_wanted("£180 [1]", "How much is the plumber's invoice?") == ""
+    assert lacks_wanted("Anna suggested trimming user research.", "What did Anna suggest?") == ""  # untyped

@@ -136,7 +136,7 @@ def test_a_name_mentioned_once_beats_mail_about_the_topic(tmp_path, real_embedde
     assert a.search(question, k=5, mode="dense")[0].meta["message_id"] != "<phones-99@corp.example>"
     top = a.search(question, k=5)[0]
     assert top.meta["message_id"] == "<phones-99@corp.example>"
-    assert {"bm25", "exact", "rrf"} <= set(top.scores)  # per-retriever evidence shown (dense missed it)
+    assert {"bm25", "rank_bm25", "exact", "rrf"} <= set(top.scores)  # per-retriever evidence (dense missed it)
     assert not a.ask(question).abstained
 
 

@@ -74,7 +74,7 @@ def card_facts(s: Source) -> str:
 
 
 def scores_line(s: Source) -> str:
-    parts = [f"{k} {v:.3f}" for k, v in sorted(s.scores.items())]
+    parts = [f"{k} {v:.4g}" for k, v in sorted(s.scores.items())]
     return escape_markdown("scores: " + ", ".join(parts) if parts else "no scores (listed from metadata)")
 
 
