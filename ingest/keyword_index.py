@@ -30,7 +30,7 @@ INDEX_DIR = "bm25"
 FILTER_FIELDS = ("item_id", "kind", "date", "thread_id", "from_name", "from_addr", "folder", "done",
                  "path", "title", "uid", "mentions")
 PAGE = 5000
-FORMAT = 3  # what keyword_text() indexes and FILTER_FIELDS keep; another format is rebuilt
+FORMAT = 4  # what keyword_text()/joined_terms() index and FILTER_FIELDS keep; another format is rebuilt
 
 
 def _stemmer() -> Any:
@@ -42,10 +42,21 @@ def _stemmer() -> Any:
         return None
 
 
+_JOINED = re.compile(r"\b(\d{1,2}):(\d{1,2})\b")  # "1:1", "16:00": one term besides its digits
+
+
+def joined_terms(text: str) -> str:
+    """``text`` plus one word per "1:1" / "16:00" ("1to1", "16to00"): BM25 keeps only words of
+    two or more characters, so "my 1:1 with Ben" would otherwise lose its most telling term."""
+    extra = " ".join(f"{a}to{b}" for a, b in _JOINED.findall(text))
+    return f"{text} {extra}" if extra else text
+
+
 def tokenize(texts: list[str], stemmer: Any) -> list[list[str]]:
     import bm25s
 
-    return bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, return_ids=False, show_progress=False)
+    return bm25s.tokenize([joined_terms(t) for t in texts], stopwords="en", stemmer=stemmer,
+                          return_ids=False, show_progress=False)
 
 
 @dataclass
@@ -213,7 +224,7 @@ def build(collection: Any, generation: str) -> KeywordIndex:
     stemmer = _stemmer()
     retriever = bm25s.BM25()
     if docs:
-        tokens = bm25s.tokenize(docs, stopwords="en", stemmer=stemmer, show_progress=False)
+        tokens = bm25s.tokenize([joined_terms(d) for d in docs], stopwords="en", stemmer=stemmer, show_progress=False)
         retriever.index(tokens, show_progress=False)  # keeps tokens.vocab as vocab_dict
     else:
         retriever.vocab_dict = {}

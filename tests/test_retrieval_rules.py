@@ -298,3 +298,10 @@ def test_a_mail_announcing_a_day_is_found_for_that_day(tmp_path, real_embedder):
     ans = a.ask("What happens on Tuesday at 11:00?")  # a search: the range holds the announcing mail
     assert ans.sources[0].meta["message_id"] == "<phones-50@corp.example>", [s.title for s in ans.sources]
     assert "relaxed" not in ans.filters.get("dates", "")
+
+
+def test_one_to_one_and_times_are_search_terms():
+    from ingest.keyword_index import joined_terms, tokenize
+
+    assert "1to1" in tokenize(["When is my 1:1 with Ben?"], None)[0]
+    assert joined_terms("at 16:00 and 9:30") == "at 16:00 and 9:30 16to00 9to30"
