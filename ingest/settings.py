@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 RetrievalMode = Literal["hybrid", "dense", "bm25"]
-LlmBackend = Literal["transformers", "extractive", "remote"]
+LlmBackend = Literal["auto", "transformers", "llamacpp", "extractive", "remote"]
 Quantize = Literal["none", "4bit", "8bit"]
 
 
@@ -174,10 +174,13 @@ class Settings(BaseSettings):
 
     # --- generation ----------------------------------------------------------------------
     llm_backend: LlmBackend = Field(
-        "transformers",
-        description="'transformers' (a local model), 'remote' (the OpenAI-compatible server at "
-        "`llm_url`; chosen by itself when `llm_url` is set), or 'extractive' (no model: "
-        "quotes the best passages).",
+        "auto",
+        description="'auto' (Llama 2 through transformers on a CUDA GPU when on disk; a "
+        "`llm_model` ending in .gguf through llama.cpp; another `llm_model` through transformers; "
+        "else 'extractive', which measures best on CPU: docs/evaluation.md), 'transformers' (a "
+        "local Hugging Face model), 'llamacpp' (a GGUF file in process; the packaged SmolLM2 "
+        "when `llm_model` is auto), 'remote' (the OpenAI-compatible server at `llm_url`; chosen "
+        "by itself when `llm_url` is set), or 'extractive' (no model: direct answers).",
     )
     llm_url: str = Field(
         "",
@@ -203,6 +206,14 @@ class Settings(BaseSettings):
         "disk, else the packaged SmolLM2-135M-Instruct (CPU). 'smollm2' forces the packaged one.",
     )
     llm_device: str = Field("auto", description="'auto', 'cpu', 'cuda', 'cuda:1'...")
+    llm_threads: int = Field(
+        0, ge=0, description="CPU threads for llama.cpp; 0 = llama.cpp's choice (the physical cores)."
+    )
+    llm_gpu_layers: int = Field(
+        -1,
+        description="Layers llama.cpp offloads to the GPU when it was built with CUDA "
+        "(-1 = all; 0 = none); ignored by a CPU-only build.",
+    )
     llm_dtype: str = Field(
         "auto",
         description="'auto' (bfloat16/float16 on GPU, float32 on CPU), 'bfloat16', "

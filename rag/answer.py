@@ -23,6 +23,44 @@ def escape_markdown(text: str) -> str:
     return re.sub(r"([\\`*_{}\[\]()#+!|~>$])", r"\\\1", text)
 
 
+class Marked(str):
+    """A piece of answer text that carries the spans to highlight (the direct answer's "£180").
+    It is a ``str`` everywhere; the page, the terminal and notebooks mark the spans."""
+
+    highlights: tuple[str, ...] = ()
+
+    def __new__(cls, text: str, highlights: tuple[str, ...] | list[str] = ()) -> Marked:
+        obj = super().__new__(cls, text)
+        obj.highlights = tuple(h for h in highlights if h)
+        return obj
+
+
+def segments(text: str, highlights: tuple[str, ...] | list[str]) -> list[tuple[str, bool]]:
+    """``text`` cut into (piece, highlighted) runs: each highlight's first occurrence is marked."""
+    spans: list[tuple[int, int]] = []
+    for h in sorted({h for h in highlights if h}, key=len, reverse=True):
+        i = text.find(h)
+        while i >= 0 and any(a < i + len(h) and i < b for a, b in spans):
+            i = text.find(h, i + 1)
+        if i >= 0:
+            spans.append((i, i + len(h)))
+    out: list[tuple[str, bool]] = []
+    pos = 0
+    for a, b in sorted(spans):
+        if a > pos:
+            out.append((text[pos:a], False))
+        out.append((text[a:b], True))
+        pos = b
+    if pos < len(text):
+        out.append((text[pos:], False))
+    return out
+
+
+def marked_markdown(text: str, highlights: tuple[str, ...] | list[str]) -> str:
+    """``text`` escaped as Markdown, its highlights in bold."""
+    return "".join(f"**{escape_markdown(t)}**" if on else escape_markdown(t) for t, on in segments(text, highlights))
+
+
 @dataclass
 class Source:
     """One retrieved item (the best chunk of it) and where it came from."""
@@ -143,6 +181,7 @@ class Answer:
     listing: bool = False  # the text is a list built from metadata (schedule, open to-dos)
     warnings: list[str] = field(default_factory=list)
     backend_fallback: str = ""  # set when the model's answer was replaced (e.g. "extractive")
+    highlights: list[str] = field(default_factory=list)  # the spans that answer the question
 
     @property
     def cited(self) -> list[Source]:
@@ -163,7 +202,7 @@ class Answer:
         return "\n".join(lines).rstrip()
 
     def _repr_markdown_(self) -> str:
-        out = [escape_markdown(self.text).replace("\n", "  \n"), ""]
+        out = [marked_markdown(self.text, self.highlights).replace("\n", "  \n"), ""]
         if self.filters:
             out.append("*" + escape_markdown(", ".join(f"{k}: {v}" for k, v in self.filters.items())) + "*\n")
         out += [s._repr_markdown_() + "\n" for s in self.sources]
@@ -174,7 +213,8 @@ class Answer:
             f"<li>{html.escape(KIND_ICONS.get(s.kind, ''))} {f'[{s.n}] ' if s.n else ''}<b>{html.escape(s.header())}</b>"
             f"<br><small>{html.escape(s.snippet)}</small></li>" for s in self.sources)
         filt = html.escape(", ".join(f"{k}: {v}" for k, v in self.filters.items()))
-        text = html.escape(self.text).replace("\n", "<br>")
+        text = "".join(f"<b>{html.escape(t)}</b>" if on else html.escape(t)
+                       for t, on in segments(self.text, self.highlights)).replace("\n", "<br>")
         return f"<div><p>{text}</p>{f'<p><i>{filt}</i></p>' if filt else ''}<ol style='list-style:none'>{rows}</ol></div>"
 
 

@@ -21,11 +21,12 @@ from .dates import _DATE, _MON, _WD
 _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("email", re.compile(r"\b(e-?mail address|email|e-mail)\b.*\b(address|of)\b|\baddress of\b.*\be-?mail\b", re.I)),
     ("phone", re.compile(r"\b(phone|telephone|mobile|cell|fax)( number)?\b|\bnumber to (call|ring|dial)\b", re.I)),
-    ("money", re.compile(r"\bhow much\b|\b(cost|costs|price|prices|charge[sd]?|fee|fees|paid|pay|spend|spent|"
+    ("money", re.compile(r"\bhow much\b(?!\s+(?:notice|time|longer|leave|holiday|data|space|storage|weight|"
+                         r"memory|experience|detail|work|effort|of)\b)|\b(cost|costs|price|prices|charge[sd]?|fee|fees|paid|pay|spend|spent|"
                          r"balance|rent|deposit|amount|total|owe)\b", re.I)),
     ("time", re.compile(r"\bwhat time\b|\bat what time\b", re.I)),
     ("date", re.compile(r"^\s*when\b|\bwhat (day|date)\b|\bwhich (day|date)\b|\bdue\b|\bhow long ago\b", re.I)),
-    ("code", re.compile(r"\b(number|reference|ref|code|id|password|pin|registration|booking)\b", re.I)),
+    ("code", re.compile(r"\b(number|reference|ref|code|id|password|pin|registration|booking)\b(?!\s+(?:of|manager))", re.I)),
     ("place", re.compile(r"^\s*where\b|\bwhich (hotel|venue|room|office|restaurant|address)\b", re.I)),
     ("person", re.compile(r"^\s*(who|whom)\b", re.I)),
     ("count", re.compile(r"\bhow many\b", re.I)),
@@ -39,6 +40,8 @@ _TIME = re.compile(r"\b(?:[01]?\d|2[0-3])[:.][0-5]\d\b(?:\s?[ap]\.?m\.?)?|\b(?:1
 _DAYS = re.compile(rf"\b(?:{_DATE}|{_WD}|{_MON}\s+\d{{4}}|today|tomorrow|tonight|yesterday|next week|this week|"
                    r"january|february|march|april|june|july|august|september|october|november|december)\b", re.I)
 _CODE = re.compile(r"\b(?=[\w/-]*\d)[A-Z0-9][\w/-]{2,}\b")
+_PLACE = re.compile(r"(?:\b(?:at|in|venue:?|where:?|location:?|address:?)\s+)((?:the\s+)?[A-Z0-9][\w'’.&-]*(?:\s+(?:on|of|de|la|&|the)?\s*"
+                    r"[A-Z0-9][\w'’.&-]*){0,5})")
 _COUNT = re.compile(r"\b\d[\d,]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozen)\b", re.I)
 
 TYPED = ("email", "phone", "money", "time", "date", "code", "count")  # checkable in text
@@ -70,6 +73,8 @@ def find(text: str, kind: str, regions: Iterable[str] = ("US", "GB")) -> list[tu
     if kind == "phone":
         return _phones(text, regions)
     pattern = {"email": _EMAIL, "money": _MONEY, "time": _TIME, "code": _CODE, "count": _COUNT}.get(kind)
+    if kind == "place":
+        return [m.span(1) for m in _PLACE.finditer(text)]
     if kind == "date":
         return [m.span() for m in _DAYS.finditer(text)] + [m.span() for m in _TIME.finditer(text)]
     if pattern is None:

@@ -113,7 +113,7 @@ def status(store: StoreOpt = None, chroma_url: ChromaOpt = None, as_json: JsonOp
 
 
 NowOpt = Annotated[str | None, typer.Option("--now", help="Pretend it is this time (ISO 8601), for relative dates.")]
-BackendOpt = Annotated[str | None, typer.Option("--backend", help="'transformers' (local model), 'remote' (PDQ_LLM_URL) or 'extractive' (no model).")]
+BackendOpt = Annotated[str | None, typer.Option("--backend", help="'auto', 'extractive' (direct answers, no model), 'llamacpp' (a GGUF model in process), 'transformers' (a Hugging Face model) or 'remote' (PDQ_LLM_URL).")]
 SinceOpt = Annotated[str | None, typer.Option("--since", help="Only items dated on/after this day (YYYY-MM-DD).")]
 UntilOpt = Annotated[str | None, typer.Option("--until", help="Only items dated on/before this day (YYYY-MM-DD).")]
 KindOpt = Annotated[list[str] | None, typer.Option("--kind", help="Only these kinds (email, attachment, event, todo, note, document); repeatable.")]

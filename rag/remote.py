@@ -103,7 +103,10 @@ class RemoteBackend:
         except Exception as exc:
             raise explain(exc, self.url, self._model) from exc
 
-    def complete(self, prompt: Prompt) -> str:
+    def loaded(self) -> bool:
+        return self._checked
+
+    def complete(self, prompt: Prompt, question: str = "") -> str:
         """The whole answer in one request (no streaming)."""
         try:
             out = self._create(prompt, stream=False)

@@ -22,6 +22,7 @@ from ingest.settings import Settings, load_settings
 from rag import Answer, Assistant
 from rag.answer import KIND_ICONS, Source
 from rag.filters import KINDS
+from rag.generation import llama_cpp_available
 from rag.status import StoreStatus, read_status
 from webui import render
 from webui.jobs import IngestJobs, save_uploads
@@ -29,7 +30,8 @@ from webui.jobs import IngestJobs, save_uploads
 logger = logging.getLogger("pdq.webui")
 SAMPLE_DOCS = Path(__file__).resolve().parent.parent / "sample_docs"
 GLANCE_LINES = 8  # per glance section; the rest folds away
-BACKENDS = {"transformers": "Local language model", "extractive": "Extractive (quotes the best passages, no model)",
+BACKENDS = {"auto": "Best on this machine", "extractive": "Direct answers (no model)",
+            "llamacpp": "Local GGUF model (llama.cpp)", "transformers": "Local language model (transformers)",
             "remote": "Model server"}
 
 
@@ -78,7 +80,7 @@ def sidebar(a: Assistant, status: StoreStatus) -> dict[str, Any]:
         sender = st.text_input("From (name or address)", key="f_sender", placeholder="e.g. Anna")
 
         st.subheader("Answers")
-        names = [n for n in BACKENDS if n != "remote" or s.llm_url]  # remote when configured
+        names = [n for n in BACKENDS if (n != "remote" or s.llm_url) and (n != "llamacpp" or llama_cpp_available())]
         backend = st.selectbox("Answer with", names, index=names.index(s.llm_backend) if s.llm_backend in names else 0,
                                key="o_backend", format_func=lambda n: BACKENDS[n])
         top_k = st.slider("Sources per answer (top-k)", 1, 20, value=min(20, max(1, s.top_k)), key="o_top_k")
