@@ -368,6 +368,8 @@ class Assistant:
             why = self._check(turn, "".join(released) + pending, pending, prompt, context, final=True)
             if why:
                 return why
+            if not released:
+                turn.timings["first_token"] = time.perf_counter() - turn.started
             released.append(pending)
             yield pending
         return ""
@@ -378,8 +380,10 @@ class Assistant:
             return ""
         missing = grounding.unsupported(new, context)
         if missing:
+            why = ("it is a question, not an answer" if missing == ["the answer is a question"]
+                   else f"{', '.join(missing[:4])} appear in none of them")
             return (f"the local model's answer ({so_far.strip()[:120]!r}) is not backed by your documents "
-                    f"({', '.join(missing[:4])} appear in none of them), so the direct answer is shown")
+                    f"({why}), so the direct answer is shown")
         if new != so_far:  # the typed check gates the first release only
             return ""
         off = grounding.off_source(so_far, turn.question, prompt.sources)

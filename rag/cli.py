@@ -127,6 +127,17 @@ def _filters(since: str | None, until: str | None, kind: list[str] | None, sende
     return f or None
 
 
+def _echo_piece(piece: str) -> None:
+    """A piece of the answer; the spans that answer the question in colour on a terminal."""
+    from .answer import Marked, segments
+
+    if isinstance(piece, Marked) and piece.highlights:
+        for text, on in segments(piece, piece.highlights):
+            typer.echo(typer.style(text, fg="yellow", bold=True) if on else text, nl=False)
+        return
+    typer.echo(piece, nl=False)
+
+
 def _print_sources(sources: list[Any], scores: bool = False) -> None:
     for s in sources:
         mark = f"[{s.n}]" if s.n else " - "
@@ -152,7 +163,7 @@ def ask(
         for piece in a.stream(question, filters=_filters(since, until, kind, sender), k=k, mode=mode, backend=backend):
             if isinstance(piece, str):
                 if not as_json:
-                    typer.echo(piece, nl=False)
+                    _echo_piece(piece)
             else:
                 answer = piece
     except PdqError as exc:
@@ -225,7 +236,7 @@ def chat(store: StoreOpt = None, chroma_url: ChromaOpt = None, now: NowOpt = Non
             typer.echo("pdq> ", nl=False)
             for piece in a.stream(q, history=history, backend=backend):
                 if isinstance(piece, str):
-                    typer.echo(piece, nl=False)
+                    _echo_piece(piece)
                 else:
                     typer.echo("")
                     for s in piece.cited[:5] or piece.sources[:3]:

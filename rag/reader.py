@@ -242,7 +242,20 @@ def _person_spans(text: str, people: list[str]) -> list[tuple[int, int]]:
     return spans or [m.span() for m in _NAME.finditer(text)]
 
 
+def _joined(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Adjacent date and time pieces as one span: "Thursday 19 March 2026 at 15:00"."""
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(spans):
+        if out and a >= out[-1][0] and re.fullmatch(r"[\s,]*(?:at|on|from|@|-|–)?[\s,]*", text[out[-1][1]:a]):
+            out[-1] = (out[-1][0], max(b, out[-1][1]))
+        elif not out or a >= out[-1][1]:
+            out.append((a, b))
+    return out
+
+
 def _spans(sent: Sentence, kind: str, people: list[str]) -> list[tuple[int, int]]:
+    if kind in ("date", "time"):
+        return _joined(sent.text, answer_types.find(sent.text, "date"))
     if kind in answer_types.TYPED:
         return answer_types.find(sent.text, kind)
     if kind == "person":

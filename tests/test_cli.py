@@ -90,3 +90,13 @@ def test_ask_search_eval_chat_in_process(sample_store):
 def test_ask_without_a_store_is_one_line(tmp_path):
     r = runner.invoke(app, ["ask", "anything", "--store", str(tmp_path / "none"), "--backend", "extractive"])
     assert r.exit_code == 1 and "pdq ingest" in r.output and "Traceback" not in r.output
+
+
+def test_ask_colours_the_span_that_answers_on_a_terminal(sample_store):
+    args = ["ask", "When is my dentist appointment?", "--store", str(sample_store), "--now", "2026-03-11T09:00:00"]
+    env = {"PDQ_TIMEZONE": "Europe/London"}
+    coloured = runner.invoke(app, args, env=env, color=True)
+    assert coloured.exit_code == 0, coloured.output
+    assert "\x1b[33m\x1b[1mThursday 19 March 2026 at 15:00\x1b[0m — “Your appointment has been moved" in coloured.stdout
+    plain = runner.invoke(app, args, env=env)  # not a terminal: no escape codes
+    assert plain.stdout.startswith("Thursday 19 March 2026 at 15:00 — “") and "\x1b[" not in plain.stdout

@@ -164,6 +164,7 @@ def test_ask_streams_an_answer_with_source_cards(on_sample):
     ask(at, "When is my dentist appointment?")
     answer = at.chat_message[1].markdown[0].value
     assert "19 March" in answer
+    assert answer.startswith("**Thursday 19 March 2026 at 15:00**")  # the span that answers, in bold
     found = cards(at)
     assert found and found[0].label.startswith("✉️ [1]") and "Smile Dental" in found[0].label
     first = found[0]

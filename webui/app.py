@@ -263,7 +263,7 @@ def ask(a: Assistant, question: str, opts: dict[str, Any]) -> None:
                 if isinstance(p, Answer):
                     got["answer"] = p
                 else:
-                    yield render.md(p)
+                    yield render.answer_md(p)
 
         box = st.empty()
         try:
@@ -278,7 +278,7 @@ def ask(a: Assistant, question: str, opts: dict[str, Any]) -> None:
             box.error(f"pdq could not answer: {render.md(type(exc).__name__ + ': ' + str(exc))}")
             return
         ans = got["answer"]
-        box.markdown(render.md(ans.text))  # the final text (citations renumbered, checked)
+        box.markdown(render.answer_md(ans.text, ans.highlights))  # the final text (citations renumbered, checked)
         show_answer(a, ans, turn, opts["details"])
     turns.append({"answer": ans})
 
@@ -289,7 +289,7 @@ def conversation(a: Assistant, opts: dict[str, Any]) -> None:
         with st.chat_message("user"):
             st.markdown(render.md(ans.question))
         with st.chat_message("assistant"):
-            st.markdown(render.md(ans.text))
+            st.markdown(render.answer_md(ans.text, ans.highlights))
             show_answer(a, ans, i, opts["details"])
 
 

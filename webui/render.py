@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable
 from datetime import datetime
 
-from rag.answer import KIND_ICONS, Answer, Source, escape_markdown
+from rag.answer import KIND_ICONS, Answer, Source, escape_markdown, marked_markdown
 from rag.glance import Glance
 from rag.status import StoreStatus
 from rag.text import terms
@@ -26,6 +26,13 @@ _WORD = re.compile(r"[\w'£$€]+")
 def md(text: str) -> str:
     """Stored text as Markdown that displays it literally (line breaks kept)."""
     return escape_markdown(text).replace("\n", "  \n")
+
+
+def answer_md(text: str, highlights: Iterable[str] = ()) -> str:
+    """The answer's text as Markdown, the spans that answer the question in bold: a direct
+    answer's streamed piece carries them (``rag.answer.Marked``), a finished Answer lists them."""
+    marks = tuple(highlights) or tuple(getattr(text, "highlights", ()))
+    return marked_markdown(str(text), marks).replace("\n", "  \n")
 
 
 def highlight(text: str, query: str) -> str:
