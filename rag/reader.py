@@ -51,7 +51,7 @@ MIN_SIM = 0.3  # a best sentence sharing no word with the question and less simi
 _NAME = re.compile(r"\b(?:(?:Dr|Mr|Mrs|Ms|Prof)\.?\s+[A-Z][a-z'’-]+|[A-Z][a-z]+(?:[ -](?:[A-Z]\.|[A-Z][a-z]+|van|de|von))*[ -][A-Z][a-z'’]+)\b")
 _ABOUT_HEADERS = re.compile(r"\b(sent|send|wrote|write|emailed|mailed|forwarded|received|receive|cc'?d|copied|"
                             r"addressed|from|to|recipients?|sender)\b", re.I)
-EMBED_AT_MOST = 48  # candidates compared by meaning (the rest ranked by words only)
+EMBED_AT_MOST = 12  # candidates compared by meaning (the rest ranked by words only)
 _SENT_VERBS = re.compile(r"\bwho\b.{0,20}\b(sent|send|wrote|write|emailed|mailed|forwarded|asked|replied|invited)\b", re.I)
 _TOTAL = re.compile(r"\b(total|amount due|balance|due|premium|grand total|to pay|charged?|cost)\b", re.I)
 _EMAIL_ADDR = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
