@@ -1,5 +1,6 @@
 """Query benchmark: retrieval latency p50/p95 for dense, hybrid and hybrid+rerank at 10k and 100k
-chunks, time to first token and tokens/s of the CPU generator, peak RSS.
+chunks; time to first token and tokens/s of the packaged model through both engines (transformers,
+llama.cpp when installed) and the direct answer's time per question; peak RSS.
 
     .venv/bin/python bench/query.py [--sizes 10000 100000] [--queries 40] [--no-generate]
 
@@ -96,31 +97,41 @@ def latency(assistant, questions: list[str], **kw) -> tuple[float, float, dict[s
     return pct(times, 50), pct(times, 95), {k: pct(v, 50) for k, v in stages.items()}
 
 
-def generator_figures(store: Path, emb) -> str:
+def generator_figures(store: Path, emb) -> list[str]:
+    """Time to first token and decode tokens/s of the packaged model through each engine
+    (transformers, llama.cpp when installed), and the direct answer's time, on one question."""
     from rag import Assistant
+    from rag.generation import llama_cpp_available
     from rag.prompt import build
 
-    a = Assistant(store=store, embedder=emb, now=NOW)
-    gen = a.backend("transformers")
-    t = time.perf_counter()
-    gen.load()
-    load = time.perf_counter() - t
+    a = Assistant(store=store, embedder=emb, now=NOW, llm_model="smollm2")
     q = "When is my dentist appointment?"
     sources = a.search(q, k=6, now=NOW)
-    prompt = build(q, sources, now=a._now(NOW), count_tokens=gen.count_tokens, budget=gen.prompt_budget, small=gen.small)
-    n_prompt = gen.count_tokens(gen.render(prompt))
+    lines = []
     t = time.perf_counter()
-    first = None
-    text = ""
-    for piece in gen.stream(prompt, q):
-        if first is None:
-            first = time.perf_counter() - t
-        text += piece
-    total = time.perf_counter() - t
-    n_out = gen.count_tokens(text)
-    decode = (n_out - 1) / (total - first) if first is not None and total > first and n_out > 1 else 0.0
-    return (f"generator {gen.name} on {gen.device}: load {load:.1f}s, prompt {n_prompt} tokens, "
-            f"first token {first or 0:.2f}s, {n_out} tokens, decode {decode:.1f} tokens/s")
+    for _ in range(10):
+        a.ask(q, backend="extractive", now=NOW)
+    lines.append(f"direct answer (no model): {(time.perf_counter() - t) / 10 * 1000:.0f} ms per question, retrieval included")
+    for engine in ["transformers"] + (["llamacpp"] if llama_cpp_available() else []):
+        gen = a.backend(engine)
+        t = time.perf_counter()
+        gen.count_tokens("load")
+        load = time.perf_counter() - t
+        prompt = build(q, sources, now=a._now(NOW), count_tokens=gen.count_tokens, budget=gen.prompt_budget, small=gen.small)
+        n_prompt = sum(gen.count_tokens(m["content"]) for m in prompt.messages)
+        t = time.perf_counter()
+        first = None
+        text = ""
+        for piece in gen.stream(prompt, q):
+            if first is None:
+                first = time.perf_counter() - t
+            text += piece
+        total = time.perf_counter() - t
+        n_out = gen.count_tokens(text)
+        decode = (n_out - 1) / (total - first) if first is not None and total > first and n_out > 1 else 0.0
+        lines.append(f"{engine}: {gen.name}: load {load:.1f}s, prompt ~{n_prompt} tokens, first token {first or 0:.2f}s, "
+                     f"{n_out} tokens, decode {decode:.1f} tokens/s")
+    return lines
 
 
 def main() -> None:
@@ -173,7 +184,7 @@ def main() -> None:
 
             sample = tmp / "sample-store"
             ingest_paths([ROOT / "sample_docs"], load_settings(store=sample, timezone="Europe/London"), embedder=emb)
-            print(generator_figures(sample, emb))
+            print("\n".join(generator_figures(sample, emb)))
     print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 

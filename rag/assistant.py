@@ -18,7 +18,7 @@ import re
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from ingest.report import IngestReport
 from ingest.settings import Settings, load_settings
 from ingest.store import Store
 
-from . import citations, grounding, listings
+from . import answer_types, citations, grounding, listings
 from .answer import Answer, Marked, Source
 from .dates import user_now
 from .filters import Filters, from_user
@@ -232,6 +232,7 @@ class Assistant:
         if found.gated or not found.sources:
             yield from self._abstain(turn, found)
             return
+        turn.sources = found.sources
         yield from self._generate(turn, found, self.backend(backend), _streaming)
 
     # --- the steps of a question -----------------------------------------------------------------
@@ -278,10 +279,13 @@ class Assistant:
         return ExtractiveBackend(self.embedder.embed)
 
     def _direct(self, turn: _Turn, sources: list[Source]) -> tuple[Marked, Prompt]:
-        """The direct answer (no model) over ``sources``; also what every fall-back shows."""
-        prompt = build(turn.query, sources, now=turn.when, history=turn.turns)
-        d = self._direct_backend().direct(prompt, turn.query)
-        return Marked(d.text or IDK, d.highlights), prompt
+        """The direct answer (no model) over ``sources``, computed once per question; also what
+        every fall-back shows."""
+        if turn.direct is None:  # numbered on copies: a model's prompt may have numbered the same sources
+            prompt = build(turn.query, [replace(s) for s in sources], now=turn.when, history=turn.turns)
+            d = self._direct_backend().direct(prompt, turn.query)
+            turn.direct = Marked(d.text or IDK, d.highlights), prompt
+        return turn.direct
 
     def _fall_back(self, turn: _Turn, sources: list[Source], why: str) -> tuple[Marked, Prompt]:
         """Say in one line why the model's answer is not shown; the direct answer instead."""
@@ -384,15 +388,32 @@ class Assistant:
                    else f"{', '.join(missing[:4])} appear in none of them")
             return (f"the local model's answer ({so_far.strip()[:120]!r}) is not backed by your documents "
                     f"({why}), so the direct answer is shown")
-        if new != so_far:  # the typed check gates the first release only
+        foreign = grounding.too_foreign(new, context, turn.question)
+        if foreign:
+            return (f"the local model's answer ({so_far.strip()[:120]!r}) says what your documents do not "
+                    f"({', '.join(repr(w) for w in foreign[:4])}), so the direct answer is shown")
+        if new != so_far:  # the typed checks gate the first release only
             return ""
-        off = grounding.off_source(so_far, turn.question, prompt.sources)
+        off = grounding.off_source(so_far, turn.question, prompt.sources) or self._disagrees(turn, so_far)
         if off and not final:
             return None
         if off:
             return (f"the local model's answer ({so_far.strip()[:120]!r}) does not answer the question from "
                     f"your documents ({off}), so the direct answer is shown")
         return ""
+
+    def _disagrees(self, turn: _Turn, text: str) -> str:
+        """A small model's typed answer must name what the direct answer found ("£180"), when
+        the direct answer found one: the model may phrase it, not replace it."""
+        if answer_types.wanted(turn.question) not in answer_types.TYPED:
+            return ""
+        spans = self._direct(turn, turn.sources)[0].highlights
+        if not spans:
+            return ""
+        best = spans[0]  # the direct answer's first line: its best passage
+        if grounding.same(best, text) or any(grounding.same(e, best) for e in grounding.entities(text, turn.question)):
+            return ""
+        return f"it disagrees with the passage that answers it ({best})"
 
     def _finish(self, turn: _Turn, text: Marked, prompt: Prompt, retrieved: list[Source], backend: str) -> Answer:
         """Number the citations, list the sources (those not shown to the model last), time it."""
@@ -423,6 +444,8 @@ class _Turn:
     answer: Answer
     timings: dict[str, float]
     started: float
+    sources: list[Source] = field(default_factory=list)  # what retrieval found
+    direct: tuple[Marked, Prompt] | None = None  # the direct answer, once a check or a fall-back needed it
 
     def done(self) -> Answer:
         self.answer.timings = {**self.timings, "total": time.perf_counter() - self.started}

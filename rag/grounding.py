@@ -67,7 +67,7 @@ def _cited(answer: str, sources: Sequence[Source]) -> list[Source]:
     return [s for s in sources if s.n in nums] or list(sources)
 
 
-def _same(entity: str, segment: str) -> bool:
+def same(entity: str, segment: str) -> bool:
     """Does ``segment`` hold ``entity``, allowing for format ("£180" / "GBP 180.00", "Thursday 19
     March" / "Thu 2026-03-19")? Its numbers and its words (first three letters) must all be there."""
     nums = [n.lstrip("0") for n in re.findall(r"\d+", entity.replace(",", "")) if n.strip("0")]
@@ -110,9 +110,47 @@ def off_source(answer: str, question: str, sources: Sequence[Source], window: in
         ent = body[a:b].strip()
         for s in _cited(answer, sources):
             text = s.text
-            if _mentions(text.split("\n", 1)[0], q) and _same(ent, text):
+            if _mentions(text.split("\n", 1)[0], q) and same(ent, text):
                 return ""  # the block is about it (its sender or subject names it): anywhere in it
             words = _mentions(text, q) or ([0] if not q else [])
-            if any(_same(ent, text[max(0, w - window):w + window]) for w in words):
+            if any(same(ent, text[max(0, w - window):w + window]) for w in words):
                 return ""
     return f"its {_KIND_WORDS[kind]} is not next to what the question asks about in the passage it cites"
+
+
+def foreign_words(answer: str, context: str, question: str) -> list[str]:
+    """The answer's content words found neither in the context nor in the question (compared by
+    their first five letters: "charged" meets "charge"). A small model that calls a booking
+    reference "a new AI-powered chatbot" uses words no passage has."""
+    from .text import terms
+
+    body = re.sub(r"\[\d{1,2}(?:\s*,\s*\d{1,2})*\]", " ", answer)
+    known = {t[:5] for t in terms(context) | terms(question)}
+    return [t for t in sorted(terms(body)) if t[:5] not in known and not t.isdigit() and t not in _PLAIN]
+
+
+# words any answer may use without a source ("the answer is", "is due on", "she said")
+_PLAIN = set("""answer also just now then said says say told asked will would going next last first second
+one two three each every per day week month year time today tomorrow yesterday morning afternoon evening
+not no yes sure well like still yet only soon ago due""".split())
+
+
+def too_foreign(answer: str, context: str, question: str, share: float = 0.34) -> list[str]:
+    """The foreign words when more than ``share`` of the answer's content words are foreign (at
+    least two of them); empty when the answer keeps to its sources' vocabulary."""
+    from .text import terms
+
+    words = [t for t in terms(re.sub(r"\[\d{1,2}\]", " ", answer)) if not t.isdigit()]
+    foreign = foreign_words(answer, context, question)
+    return foreign if len(foreign) >= 2 and len(foreign) > share * max(1, len(words)) else []
+
+
+def entities(answer: str, question: str) -> list[str]:
+    """The entities in ``answer`` of the type ``question`` asks for ("£180" for "how much")."""
+    from . import answer_types
+
+    kind = answer_types.wanted(question)
+    if kind not in answer_types.TYPED:
+        return []
+    spans = answer_types.find(answer, kind) or (answer_types.find(answer, "time") if kind == "date" else [])
+    return [answer[a:b] for a, b in spans]

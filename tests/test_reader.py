@@ -256,3 +256,23 @@ def test_a_checked_answer_is_released_sentence_by_sentence(sample_store, real_em
     assert "2099" not in "".join(texts) and "2099" not in ans.text  # the invented one never shown
     assert "180" in ans.text and not ans.backend_fallback
     assert any("the rest of the model's answer was left out" in w for w in ans.warnings)
+
+
+def test_a_small_model_may_phrase_the_direct_answer_but_not_replace_it(sample_store, real_embedder):
+    """"The gym is £1,450 per month": £1,450 is in the passages (the rent), next to "month", so only
+    the agreement with the direct answer (£29, the gym's fee) catches it."""
+    wrong = _with_model(sample_store, real_embedder, ["The gym is £1,450 per month."])
+    ans = wrong.ask("How much does the gym cost per month?")
+    assert ans.backend_fallback == "extractive" and "£29" in ans.text and "1,450" not in ans.text.split("—")[0]
+    assert any("disagrees with the passage that answers it (£29)" in w for w in ans.warnings)
+    right = _with_model(sample_store, real_embedder, ["Your gym plan costs £29 a month."])
+    ans = right.ask("How much does the gym cost per month?")
+    assert not ans.backend_fallback and ans.text == "Your gym plan costs £29 a month." and not ans.warnings
+
+
+def test_a_small_model_that_makes_things_up_is_replaced(sample_store, real_embedder):
+    a = _with_model(sample_store, real_embedder,
+                    ["SKB7Q2 is a new AI-powered chatbot designed by the company Skb7Q2."])
+    ans = a.ask("What is SKB7Q2?")
+    assert ans.backend_fallback == "extractive" and "chatbot" not in ans.text
+    assert any("says what your documents do not" in w and "chatbot" in w for w in ans.warnings)
