@@ -83,7 +83,7 @@ def pct(xs: list[float], p: float) -> float:
 def latency(assistant, questions: list[str], **kw) -> tuple[float, float, dict[str, float]]:
     """p50 and p95 of a whole search (planning included) in ms, and the median ms per stage."""
     r = assistant.retriever
-    when = assistant._now(NOW)
+    when = assistant.now(NOW)
     for q in questions[:3]:  # warm: indexes loaded, caches filled
         r.search(r.plan(q, when), now=when, k=6, **kw)
     times: list[float] = []
@@ -117,7 +117,7 @@ def generator_figures(store: Path, emb) -> list[str]:
         t = time.perf_counter()
         gen.count_tokens("load")
         load = time.perf_counter() - t
-        prompt = build(q, sources, now=a._now(NOW), count_tokens=gen.count_tokens, budget=gen.prompt_budget, small=gen.small)
+        prompt = build(q, sources, now=a.now(NOW), count_tokens=gen.count_tokens, budget=gen.prompt_budget, small=gen.small)
         n_prompt = sum(gen.count_tokens(m["content"]) for m in prompt.messages)
         t = time.perf_counter()
         first = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from .items import Item, clean_meta
 
@@ -25,10 +25,6 @@ def chunker_signature(settings: Any, model_max: int) -> str:
     """What the store records about chunking; a change means the store must be rebuilt."""
     limit = min(settings.chunk_tokens, model_max)
     return f"pdq-chunker-{CHUNKER_VERSION}/tokens={limit}/overlap={min(settings.chunk_overlap, limit // 4)}"
-
-
-class Tokenizer(Protocol):
-    def __call__(self, texts: list[str], **kw: Any) -> Any: ...
 
 
 @dataclass(slots=True)

@@ -84,7 +84,7 @@ def _parse(data: bytes, ext: str, name: str) -> list[Block]:
     if not data.strip():
         raise ItemError("empty", "the file has no content")
     if ext in _TEXT_TYPES:
-        from .decoding import decode_bytes
+        from .charsets import decode_bytes
 
         text, _ = decode_bytes(data)
         if not text.strip():
@@ -132,7 +132,7 @@ def _partition(data: bytes, ext: str) -> list[Any]:
         if ext in (".html", ".htm", ".xhtml"):
             from unstructured.partition.html import partition_html
 
-            from .decoding import decode_bytes
+            from .charsets import decode_bytes
             from .html_text import clean_html
 
             return partition_html(text=clean_html(decode_bytes(data)[0]))

@@ -40,6 +40,10 @@ class IngestError(PdqError):
     """The ingest run as a whole cannot proceed (e.g. a path that does not exist)."""
 
 
+class IngestBusyError(IngestError):
+    """An ingest is already running for this store (the page refuses a second one)."""
+
+
 class ItemError(Exception):
     """One file or message could not be parsed. Caught by the pipeline, reported, skipped.
 

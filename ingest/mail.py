@@ -21,7 +21,7 @@ from pathlib import PurePath
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .decoding import decode_bytes, decode_header_value
+from .charsets import decode_bytes, decode_header_value
 from .html_text import html_to_text
 from .items import Block, Item, ParseResult, Problem, epoch, iso_utc, stable_id
 from .quoting import split_reply
@@ -177,10 +177,10 @@ def _choose_body(msg: Message, ctx: MailContext) -> tuple[str, bool, list[Messag
 def parse_message_bytes(raw: bytes, ctx: MailContext) -> ParseResult:
     """Parse one RFC 5322 message. Per-message problems come back in the result, not raised."""
     msg = email.message_from_bytes(raw, policy=compat32)
-    return _message_items(msg, raw, ctx)
+    return _message_items(msg, ctx)
 
 
-def _message_items(msg: Message, raw: bytes, ctx: MailContext) -> ParseResult:
+def _message_items(msg: Message, ctx: MailContext) -> ParseResult:
     tz = ZoneInfo(ctx.timezone)
     subject, fb = decode_header_value(msg.get("Subject"))
     if fb:
@@ -271,7 +271,7 @@ def _attachment_items(part: Message, name: str, idx: int, parent: Item, ctx: Mai
         if inner_msg is None:
             return ParseResult()
         sub = MailContext(ctx.source_path, ctx.folder, locator, ctx.timezone, ctx.max_attachment_bytes)
-        nested = _message_items(inner_msg, b"", sub)
+        nested = _message_items(inner_msg, sub)
         # the attached message becomes an attachment of its carrier, with its own headers kept
         out = ParseResult(problems=nested.problems)
         for it in nested.items:
@@ -354,6 +354,6 @@ def parse_msg_file(path: str, ctx: MailContext) -> ParseResult:
             if isinstance(data, bytes):
                 em.add_attachment(data, maintype="application", subtype="octet-stream", filename=name)
         msg = email.message_from_bytes(em.as_bytes(), policy=compat32)
-        return _message_items(msg, b"", ctx)
+        return _message_items(msg, ctx)
     finally:
         m.close()

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from .decoding import decode_bytes
+from .charsets import decode_bytes
 from .errors import ItemError
 from .items import Block, Item, ParseResult, stable_id
 from .todos import markdown_todos, todo_items, todotxt_todos

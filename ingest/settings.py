@@ -244,11 +244,6 @@ class Settings(BaseSettings):
     )
     history_turns: int = Field(3, ge=0, description="Previous turns a follow-up question may use.")
 
-    # --- logging -------------------------------------------------------------------------
-    debug: bool = Field(
-        False, description="Verbose logs; message bodies may appear in logs only when set."
-    )
-
     @field_validator("store", "model_cache", mode="before")
     @classmethod
     def _expand_store(cls, v: Any) -> Any:

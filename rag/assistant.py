@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ingest.embedding import Embedder, make_embedder
 from ingest.errors import ModelUnavailableError, RemoteError
@@ -40,6 +40,9 @@ from .glance import Glance, read_glance
 from .item_view import ItemView, read_item
 from .prompt import IDK, Prompt, build
 from .status import StoreStatus, read_status
+
+if TYPE_CHECKING:
+    from .retrieval import Retrieval
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +160,7 @@ class Assistant:
 
     def glance(self, now: datetime | str | None = None, days: int = 7) -> Glance:
         """Today's and the next ``days`` days' events and the open to-dos, from metadata only."""
-        return read_glance(self.store.collection, self.settings.timezone, self._now(now), days)
+        return read_glance(self.store.collection, self.settings.timezone, self.now(now), days)
 
     def item(self, item_id: str) -> ItemView | None:
         """One stored item whole (all its chunks merged), or None when it is not in the store."""
@@ -190,16 +193,28 @@ class Assistant:
             self._store = self._retriever = None
 
     # --- questions ----------------------------------------------------------------------------------
-    def _now(self, now: datetime | str | None) -> datetime:
+    def now(self, now: datetime | str | None = None) -> datetime:
+        """"Now" for questions: ``now`` when given (a datetime or an ISO string), else the
+        settings' pinned ``now``, else the clock; in the user's time zone."""
         return user_now(now if now is not None else self.settings.now, self.settings.timezone)
+
+    _now = now  # the name earlier releases used
+
+    def retrieve(self, query: str, k: int = 10, filters: Filters | dict | None = None, *,
+                 now: datetime | str | None = None, mode: str | None = None,
+                 rerank: bool | None = None) -> Retrieval:
+        """Retrieval only, with everything it decided: the sources, the filters read from the
+        question and given (``.plan.filters``), timings per stage, filters relaxed, and whether
+        the store holds no answer (``.gated``, ``.abstain_reason``)."""
+        when = self.now(now)
+        r = self.retriever
+        plan = r.plan(query, when, from_user(filters, self.settings.timezone))
+        return r.search(plan, now=when, k=k, mode=mode, rerank=rerank)
 
     def search(self, query: str, k: int = 10, filters: Filters | dict | None = None, *, now: datetime | str | None = None,
                mode: str | None = None, rerank: bool | None = None) -> list[Source]:
         """Ranked sources for ``query`` (retrieval only, no language model)."""
-        when = self._now(now)
-        r = self.retriever
-        plan = r.plan(query, when, from_user(filters, self.settings.timezone))
-        return r.search(plan, now=when, k=k, mode=mode, rerank=rerank).sources
+        return self.retrieve(query, k, filters, now=now, mode=mode, rerank=rerank).sources
 
     def ask(self, question: str, history: History | None = None, filters: Filters | dict | None = None,
             now: datetime | str | None = None, **options: Any) -> Answer:
@@ -239,7 +254,7 @@ class Assistant:
     def _start(self, question: str, history: History | None, filters: Filters | dict | None,
                now: datetime | str | None) -> _Turn:
         started = time.perf_counter()
-        when = self._now(now)
+        when = self.now(now)
         turns = _pairs(history, self.settings.history_turns)
         query = standalone(question, turns)
         plan = self.retriever.plan(query, when, from_user(filters, self.settings.timezone))

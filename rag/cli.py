@@ -38,7 +38,7 @@ def _assistant(store: Path | None, debug: bool, **overrides: Any) -> Any:
     apply_offline_env()
     from .assistant import Assistant
 
-    return Assistant(store=store, debug=debug or None, **overrides)
+    return Assistant(store=store, **overrides)
 
 
 def _fail(exc: BaseException, debug: bool) -> None:
@@ -197,11 +197,8 @@ def search(
     _setup_logging(debug)
     try:
         a = _assistant(store, debug, now=now, chroma_url=chroma_url)
-        when = a._now(None)
-        from .filters import from_user
-
-        plan = a.retriever.plan(query, when, from_user(_filters(since, until, kind, sender), a.settings.timezone))
-        found = a.retriever.search(plan, now=when, k=k, mode=mode)
+        found = a.retrieve(query, k, _filters(since, until, kind, sender), mode=mode)
+        plan = found.plan
     except PdqError as exc:
         _fail(exc, debug)
         return

@@ -203,8 +203,7 @@ def _metrics(rs: list[int | None]) -> dict[str, float]:
 def evaluate(assistant: Any, questions: list[EvalQuestion], *, now: datetime | str, modes: tuple[str, ...] = ("dense", "bm25", "hybrid"),
              backend: str | None = None, answers: bool = True, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run the question set; returns {"retrieval": table, "answers": {...}, "per_question": [...]}."""
-    when = assistant._now(now)
-    r = assistant.retriever
+    when = assistant.now(now)
     want_rerank = bool(assistant.settings.reranker_model)
     all_modes = list(modes) + (["hybrid+rerank"] if want_rerank and "hybrid" in modes else [])
     ranks: dict[str, dict[str, list[int | None]]] = {m: defaultdict(list) for m in all_modes}
@@ -214,12 +213,11 @@ def evaluate(assistant: Any, questions: list[EvalQuestion], *, now: datetime | s
     for q in questions:
         turns = [(h, "") for h in q.history]
         query = standalone(q.question, turns)
-        plan = r.plan(query, when)
         row: dict[str, Any] = {"id": q.id, "category": q.category, "question": q.question}
         if q.answerable:
             for mode in all_modes:
                 base = mode.split("+")[0]
-                found = r.search(plan, now=when, k=10, mode=base, rerank=mode.endswith("rerank"))
+                found = assistant.retrieve(query, 10, now=when, mode=base, rerank=mode.endswith("rerank"))
                 rank = first_hit(found.sources, q.expected)
                 ranks[mode][q.category].append(rank)
                 row[f"rank_{mode}"] = rank

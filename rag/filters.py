@@ -14,10 +14,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ingest.errors import ConfigError
+from ingest.items import KINDS
 
 from .dates import TimeRange
 
-KINDS = ("email", "attachment", "event", "todo", "note", "document")
+__all__ = ["KINDS", "Filters", "from_user"]
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,9 @@ import re
 from collections.abc import Sequence
 
 from .answer import Source
+from .citations import MARKER, cited_numbers
+from .dates import MONTHS, WEEKDAYS
 
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september",
-          "october", "november", "december")
 _NUM = re.compile(r"\d+(?:[.,:]\d+)*")
 
 
@@ -32,7 +31,7 @@ def unsupported(answer: str, context: str) -> list[str]:
     ctx_nums = {_norm_num(n) for n in _NUM.findall(ctx)}
     ctx_nums |= {n.lstrip("0") for n in ctx_nums}
     missing: list[str] = []
-    body = re.sub(r"\[\d{1,2}(?:\s*,\s*\d{1,2})*\]", " ", answer)  # citation markers are not facts
+    body = MARKER.sub(" ", answer)  # citation markers are not facts
     for n in _NUM.findall(body):
         v = _norm_num(n)
         if v not in ctx_nums and v.lstrip("0") not in ctx_nums:
@@ -63,7 +62,7 @@ _KIND_WORDS = {"email": "email address", "phone": "phone number", "money": "amou
 
 
 def _cited(answer: str, sources: Sequence[Source]) -> list[Source]:
-    nums = {int(n) for n in re.findall(r"\[(\d{1,2})\]", answer)}
+    nums = set(cited_numbers(answer))
     return [s for s in sources if s.n in nums] or list(sources)
 
 
@@ -103,7 +102,7 @@ def off_source(answer: str, question: str, sources: Sequence[Source], window: in
     lacking = lacks_wanted(answer, question)
     if lacking:
         return lacking
-    body = re.sub(r"\[\d{1,2}(?:\s*,\s*\d{1,2})*\]", " ", answer)
+    body = MARKER.sub(" ", answer)
     found = answer_types.find(body, kind) or (answer_types.find(body, "time") if kind == "date" else [])
     q = terms(question)
     for a, b in found:
@@ -124,7 +123,7 @@ def foreign_words(answer: str, context: str, question: str) -> list[str]:
     reference "a new AI-powered chatbot" uses words no passage has."""
     from .text import terms
 
-    body = re.sub(r"\[\d{1,2}(?:\s*,\s*\d{1,2})*\]", " ", answer)
+    body = MARKER.sub(" ", answer)
     known = {t[:5] for t in terms(context) | terms(question)}
     return [t for t in sorted(terms(body)) if t[:5] not in known and not t.isdigit() and t not in _PLAIN]
 
@@ -140,7 +139,7 @@ def too_foreign(answer: str, context: str, question: str, share: float = 0.34) -
     least two of them); empty when the answer keeps to its sources' vocabulary."""
     from .text import terms
 
-    words = [t for t in terms(re.sub(r"\[\d{1,2}\]", " ", answer)) if not t.isdigit()]
+    words = [t for t in terms(MARKER.sub(" ", answer)) if not t.isdigit()]
     foreign = foreign_words(answer, context, question)
     return foreign if len(foreign) >= 2 and len(foreign) > share * max(1, len(words)) else []
 

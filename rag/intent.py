@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from .dates import find_time_range, strip_phrase
@@ -28,8 +28,6 @@ TODO_WORDS = re.compile(r"\b(to-?dos?|to do list|to-do list|tasks?|open items|ac
                         r"need to do|have to do|still (need|have) to)\b", re.I)
 TODO_OPEN = re.compile(r"\b(open|still|left|outstanding|pending|unfinished|remaining|not done|need to do|"
                        r"have to do|on my to-?do|to-?do list|what are my|which|list|show)\b", re.I)
-CURRENT_STATE = re.compile(r"\b(now|current(ly)?|latest|still|final(ly)?|moved|rescheduled|changed|new (date|time)|"
-                           r"in the end|settled|confirmed|decided)\b", re.I)
 SENDER_PATTERNS = [
     re.compile(r"\bfrom ([A-Z][\w'.-]+(?: [A-Z][\w'.-]+)?)"),
     re.compile(r"\b(?:did|has|have|had) ([A-Z][\w'.-]+) (?:say|said|write|wrote|send|sent|mention|ask|tell|reply|suggest|want|propose)"),
@@ -66,8 +64,6 @@ class Plan:
     favour_kinds: tuple[str, ...] = ()
     listing: str = ""  # "", "schedule" or "todos"
     time_role: str = ""  # "scope" | "content": what a time phrase of the question is (see time_role)
-    current_state: bool = False
-    notes: list[str] = field(default_factory=list)
 
 
 class SenderDirectory:
@@ -131,10 +127,8 @@ def analyze(question: str, now: datetime, senders: SenderDirectory | None = None
     filters = base
     tr = find_time_range(question, now)
     search = strip_phrase(question, tr) if tr else question
-    notes: list[str] = []
     if tr is not None and base.time is None:
         filters = filters.with_(time=tr, time_from_question=True)
-        notes.append(f"time: {tr.phrase!r} → {tr.label()}")
 
     favour: list[str] = []
     if CALENDAR_WORDS.search(question):
@@ -150,7 +144,6 @@ def analyze(question: str, now: datetime, senders: SenderDirectory | None = None
             addrs = senders.resolve(m.group(1))
             if addrs:
                 filters = filters.with_(senders=addrs, sender_label=senders.label(addrs), sender_from_question=True)
-                notes.append(f"sender: {m.group(1)!r} → {', '.join(addrs)}")
                 break
 
     listing = ""
@@ -165,4 +158,4 @@ def analyze(question: str, now: datetime, senders: SenderDirectory | None = None
         filters = filters.with_(kinds=base.kinds or ("todo",), open_todos=True)
     role = time_role(question, tr.phrase) if tr is not None and filters.time_from_question else ""
     return Plan(question=question, search_text=search or question, filters=filters, favour_kinds=tuple(favour),
-                listing=listing, time_role=role, current_state=bool(CURRENT_STATE.search(question)), notes=notes)
+                listing=listing, time_role=role)

@@ -51,6 +51,9 @@ MIN_SIM = 0.3  # a best sentence sharing no word with the question and less simi
 _NAME = re.compile(r"\b(?:(?:Dr|Mr|Mrs|Ms|Prof)\.?\s+[A-Z][a-z'’-]+|[A-Z][a-z]+(?:[ -](?:[A-Z]\.|[A-Z][a-z]+|van|de|von))*[ -][A-Z][a-z'’]+)\b")
 _ABOUT_HEADERS = re.compile(r"\b(sent|send|wrote|write|emailed|mailed|forwarded|received|receive|cc'?d|copied|"
                             r"addressed|from|to|recipients?|sender)\b", re.I)
+_NOW_CUES = re.compile(r"\b(still|now|currently|any ?more|yet|latest|so far|these days|at the moment)\b", re.I)
+_FIRST_CUES = re.compile(r"\b(first|earliest|original(ly)?|initial(ly)?|at first)\b", re.I)
+_TASK_CUES = re.compile(r"\b(to-?dos?|tasks?|remind(?:er)?|need to|have to|must|should i|supposed to|my list)\b", re.I)
 EMBED_AT_MOST = 12  # candidates compared by meaning (the rest ranked by words only)
 _SENT_VERBS = re.compile(r"\bwho\b.{0,20}\b(sent|send|wrote|write|emailed|mailed|forwarded|asked|replied|invited)\b", re.I)
 _TOTAL = re.compile(r"\b(total|amount due|balance|due|premium|grand total|to pay|charged?|cost)\b", re.I)
@@ -283,12 +286,17 @@ def choose(question: str, sources: Sequence[Source], embed: Embed | None, *, lim
         cands.sort(key=lambda c: -(_coverage(q, c.text, idf, c.source.title) + 0.2 / (1 + c.rank)))
         cands = cands[:EMBED_AT_MOST]
     sims = _similarities(question, [c.text for c in cands], embed)
+    recency = (_recency(sources[:limit], newest=False) if _FIRST_CUES.search(question)
+               else _recency(sources[:limit]) if _NOW_CUES.search(question) else {})
+    task_penalty = 0.0 if _TASK_CUES.search(question) else 0.1
     picks: list[Pick] = []
     for c, sim in zip(cands, sims, strict=True):
         cover = _coverage(q, c.text, idf, f"{c.source.title} {c.source.sender}")
         spans = _spans(c, kind, people)
         span, near = _nearest(c.text, spans, q, kind) if spans else ("", 0.0)
-        score = 0.45 * sim + 0.45 * cover + 0.15 / (1 + c.rank)
+        score = 0.45 * sim + 0.45 * cover + 0.15 / (1 + c.rank) + recency.get(c.source.item_id, 0.0)
+        if c.source.kind == "todo":  # a to-do's due date is the task's, not the thing's it mentions
+            score -= task_penalty
         if kind in answer_types.TYPED:  # reliable finders: an answer without the entity is no answer
             score += 0.25 + 0.2 * min(near, 1.0) + 0.25 * (near > 1.0) if span else -0.2
         elif kind in ("person", "place"):  # names and places are found less surely
@@ -296,6 +304,13 @@ def choose(question: str, sources: Sequence[Source], embed: Embed | None, *, lim
         picks.append(Pick(c, score, span, cover, sim))
     picks.sort(key=lambda p: -p.score)
     return picks
+
+
+def _recency(sources: Sequence[Source], newest: bool = True) -> dict[str, float]:
+    """"Is it still blocked?": the newest dated source gains 0.2, the next 0.1 ("her first
+    email": the oldest)."""
+    dated = sorted((s for s in sources if s.date is not None), key=lambda s: s.date, reverse=newest)  # type: ignore[arg-type,return-value]
+    return {s.item_id: bonus for s, bonus in zip(dated, (0.2, 0.1), strict=False)}
 
 
 def _similarities(question: str, texts: list[str], embed: Embed | None) -> list[float]:
@@ -381,11 +396,12 @@ def _corroborate(out: Direct, best: Pick, sources: Sequence[Source]) -> None:
     for s in sources:
         if s.item_id == src.item_id or not s.n or s in out.sources:
             continue
-        if best.span and len(best.span) >= 3:
-            if best.span.lower() in s.text.lower():
+        if best.span:  # a distinctive span: a number, or several words ("YHA Castleton"), not "Lyon"
+            if (re.search(r"\d", best.span) or " " in best.span.strip()) and best.span.lower() in s.text.lower():
                 also.append(s)
         elif len(said) >= 4 and len(said & _keys(s.body)) >= 0.6 * len(said):
             also.append(s)
+    also = also[:2]
     if also:
         marks = "".join(f"[{s.n}]" for s in also)
         out.lines[0] = f"{out.lines[0]}{marks}"

@@ -11,7 +11,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def sample_store(tmp_path_factory, real_embedder):
+def sample_ingest(tmp_path_factory, real_embedder):
+    """(settings, report) of one ingest of sample_docs/ (the session's sample_store fixture is a path)."""
     from ingest.settings import load_settings
 
     from .conftest import SAMPLE_NOW
@@ -21,8 +22,8 @@ def sample_store(tmp_path_factory, real_embedder):
     return s, report
 
 
-def test_everything_is_stored(sample_store):
-    s, report = sample_store
+def test_everything_is_stored(sample_ingest):
+    s, report = sample_ingest
     t = report.totals
     assert report.failed == 0 and not report.unsupported
     assert report.by_kind["email"]["new"] == 49
@@ -35,15 +36,15 @@ def test_everything_is_stored(sample_store):
     store.close()
 
 
-def test_rerun_embeds_nothing(sample_store, real_embedder):
-    s, _ = sample_store
+def test_rerun_embeds_nothing(sample_ingest, real_embedder):
+    s, _ = sample_ingest
     calls = real_embedder.calls
     r = ingest_paths([SAMPLE], s, embedder=real_embedder)
     assert real_embedder.calls == calls and r.chunks_embedded == 0 and r.totals["unchanged"] == r.totals["found"]
 
 
-def test_chunks_fit_the_model(sample_store, real_embedder):
-    s, _ = sample_store
+def test_chunks_fit_the_model(sample_ingest, real_embedder):
+    s, _ = sample_ingest
     store = Store.open(s.store, create=False)
     docs = store.collection.get(include=["documents"])["documents"]
     store.close()
@@ -51,8 +52,8 @@ def test_chunks_fit_the_model(sample_store, real_embedder):
     assert max(lens) <= real_embedder.max_seq_length
 
 
-def test_real_embeddings_find_the_rescheduled_dentist_mail(sample_store, real_embedder):
-    s, _ = sample_store
+def test_real_embeddings_find_the_rescheduled_dentist_mail(sample_ingest, real_embedder):
+    s, _ = sample_ingest
     store = Store.open(s.store, create=False)
     q = real_embedder.embed(["When is my dentist appointment?"])
     res = store.collection.query(query_embeddings=q, n_results=5, where={"kind": "email"})

@@ -95,8 +95,13 @@ def test_small_model_prompt_is_compact():
     assert "Luigi's" in p.messages[-1]["content"] and "Even more filler" not in p.messages[-1]["content"]
 
 
-def test_template_constant_is_llama2s():
-    assert "[INST]" in LLAMA2_CHAT_TEMPLATE and "<<SYS>>" in LLAMA2_CHAT_TEMPLATE
+def test_llama2_template_renders_a_conversation_exactly(llama_tokenizer):
+    """Meta's published format, turn by turn: the system prompt inside the first [INST], each
+    earlier answer closed with </s>, the new question open for the model."""
+    msgs = [{"role": "system", "content": "S"}, {"role": "user", "content": "Q1"},
+            {"role": "assistant", "content": "A1"}, {"role": "user", "content": "Q2"}]
+    out = llama_tokenizer.apply_chat_template(msgs, chat_template=LLAMA2_CHAT_TEMPLATE, tokenize=False)
+    assert out == "<s>[INST] <<SYS>>\nS\n<</SYS>>\n\nQ1 [/INST] A1 </s><s>[INST] Q2 [/INST]"
 
 
 # --- retrieved text stays data ------------------------------------------------------------------

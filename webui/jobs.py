@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingest.errors import PdqError
+from ingest.errors import IngestBusyError, PdqError
 
 logger = logging.getLogger(__name__)
 
@@ -83,10 +83,6 @@ class IngestJobs:
         job.thread = threading.Thread(target=run, name="pdq-ingest", daemon=True)
         job.thread.start()
         return job
-
-
-class IngestBusyError(PdqError):
-    """An ingest is already running for this store."""
 
 
 def uploads_dir(store: Path) -> Path:
