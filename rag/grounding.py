@@ -9,7 +9,7 @@ and sums ("the invoice is £1,450"); when this check fails pdq shows the best pa
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .answer import Source
 from .citations import MARKER, cited_numbers
@@ -153,3 +153,41 @@ def entities(answer: str, question: str) -> list[str]:
         return []
     spans = answer_types.find(answer, kind) or (answer_types.find(answer, "time") if kind == "date" else [])
     return [answer[a:b] for a, b in spans]
+
+
+def small_model_problem(so_far: str, new: str, question: str, sources: Sequence[Source], context: str, *,
+                        final: bool, direct_span: Callable[[], str]) -> str | None:
+    """Why a small model's next sentence ``new`` (its answer so far: ``so_far``) may not be shown
+    ("" when it may; None: wait for more text). Every sentence: its numbers, dates and day names
+    are in the context, and its words mostly are. The first release also: the entity the
+    question asks for is in the passage it cites next to the question's words, and it is what
+    the direct answer found (``direct_span()``, computed only when needed) — the model may phrase
+    the answer, not replace it."""
+    if so_far.strip().lower().startswith(("i don't know", "i do not know")):
+        return ""
+    shown = so_far.strip()[:120]
+    missing = unsupported(new, context)
+    if missing:
+        why = ("it is a question, not an answer" if missing == ["the answer is a question"]
+               else f"{', '.join(missing[:4])} appear in none of them")
+        return f"the local model's answer ({shown!r}) is not backed by your documents ({why}), so the direct answer is shown"
+    foreign = too_foreign(new, context, question)
+    if foreign:
+        return (f"the local model's answer ({shown!r}) says what your documents do not "
+                f"({', '.join(repr(w) for w in foreign[:4])}), so the direct answer is shown")
+    if new != so_far:  # the typed checks gate the first release only
+        return ""
+    off = off_source(so_far, question, sources) or _disagrees(so_far, question, direct_span)
+    if off and not final:
+        return None
+    if off:
+        return (f"the local model's answer ({shown!r}) does not answer the question from your documents ({off}), "
+                "so the direct answer is shown")
+    return ""
+
+
+def _disagrees(text: str, question: str, direct_span: Callable[[], str]) -> str:
+    best = direct_span()
+    if not best or same(best, text) or any(same(e, best) for e in entities(text, question)):
+        return ""
+    return f"it disagrees with the passage that answers it ({best})"
