@@ -257,6 +257,22 @@ class Store:
         if chunk_ids:
             self.collection.update(ids=chunk_ids, metadatas=[dict(meta) for _ in chunk_ids])
 
+    # --- reading (what rag asks of the store) -------------------------------------------------
+    def chunks(self, ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Text and metadata of these chunks, by id (missing ids are left out)."""
+        if not ids:
+            return {}
+        got = self.collection.get(ids=ids, include=["documents", "metadatas"])
+        return {cid: (doc or "", meta or {}) for cid, doc, meta in
+                zip(got["ids"], got["documents"], got["metadatas"], strict=True)}
+
+    def vectors(self, ids: list[str]) -> tuple[list[str], Any]:
+        """(ids found, their embeddings as a float32 matrix) for these chunks."""
+        import numpy as np
+
+        got = self.collection.get(ids=ids, include=["embeddings"])
+        return list(got["ids"]), np.asarray(got["embeddings"], dtype=np.float32)
+
     def count(self) -> int:
         return self.collection.count() if self.collection is not None else 0
 

@@ -100,10 +100,12 @@ def test_reranker_plumbing(sample_store, real_embedder):
     assert hits and all("rerank" in h.scores for h in hits)
     r = a.retriever
     plan = r.plan("boiler invoice", SAMPLE_NOW)
-    q = {"plan": plan, "mode": "hybrid", "n": 30, "k": 8, "now": SAMPLE_NOW, "timings": {}, "rerank": True, "per_group": 2}
+    from rag.stages import Query
+
+    q = Query(plan, "hybrid", n=30, k=8, now=SAMPLE_NOW, rerank=True, per_group=2)
     reranked = r._rerank(r._chain.invoke(q), q)
     top = [c.scores["rerank"] for c in reranked[: a.settings.rerank_candidates]]
-    assert len(top) >= 2 and top == sorted(top, reverse=True) and "rerank" in q["timings"]
+    assert len(top) >= 2 and top == sorted(top, reverse=True) and "rerank" in q.timings
 
 
 def test_bm25_index_follows_ingest(tmp_path, real_embedder):
