@@ -152,6 +152,16 @@ class Manifest:
         self.db.execute("DELETE FROM items WHERE item_id=?", (item_id,))
         self.db.execute("DELETE FROM links WHERE item_id=?", (item_id,))
 
+    def drop_item_rows(self, item_ids: Iterable[str]) -> None:
+        """Forget these items' rows but keep their links (repair: their sources are re-read)."""
+        self.db.executemany("DELETE FROM items WHERE item_id=?", [(i,) for i in item_ids])
+
+    def kinds_of_source(self, source: str) -> dict[str, int]:
+        """How many items of each kind one source holds."""
+        return dict(self.db.execute(
+            "SELECT i.kind, COUNT(*) FROM links l JOIN items i ON i.item_id = l.item_id WHERE l.source=? GROUP BY i.kind",
+            (source,)).fetchall())
+
     def add_link(self, item_id: str, source: str, locator: str, folder: str | None) -> None:
         self.db.execute("INSERT OR IGNORE INTO links(item_id, source, locator, folder) VALUES(?,?,?,?)",
                         (item_id, source, locator, folder))

@@ -23,7 +23,6 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ from .readers import read_source
 from .report import Failure, IngestReport
 from .settings import Settings
 from .store import Store, StoreLock, prepare_dir
+from .writer import Link, PendingSource, Writer, repair
 
 logger = logging.getLogger(__name__)
 
@@ -52,16 +52,10 @@ def _tail_hash(path: Path, end: int) -> str:
         return hashlib.sha256(f.read(end - max(0, end - 4096))).hexdigest()
 
 
-@dataclass
-class _Pending:
-    """A source whose items are parsed but maybe not all flushed yet."""
-
-    state: SourceState
-    links_before: set[tuple[str, str]] | None  # None: append mode, keep old links
-    links_now: set[tuple[str, str]] = field(default_factory=set)
-
-
 class _Run:
+    """One ingest run's reading side: sources are parsed, their items gathered into rounds of
+    about :data:`FLUSH_CHUNKS` chunks and handed to the :class:`~ingest.writer.Writer`."""
+
     def __init__(
         self,
         settings: Settings,
@@ -77,19 +71,13 @@ class _Run:
         self.progress = progress
         self._chunker: Chunker | None = None
         self.batch: dict[str, Item] = {}
-        self.batch_links: list[tuple[str, str, str, str]] = []  # item, source, locator, folder
+        self.batch_links: list[Link] = []
         self.batch_chunks = 0
-        self.finished: list[_Pending] = []
+        self.finished: list[PendingSource] = []
         self.files_total = 0
         self.flush_seconds = 0.0  # time spent in flush(), kept out of the parse timing
-        self.changed = False  # chunks written, deleted or re-labelled in this run
-
-    def will_change(self) -> None:
-        """Before the first write of a run: a new content generation, so a BM25 index built
-        before it is known to be stale even if this run is killed before it rebuilds it."""
-        if not self.changed and self.store is not None:
-            self.store.set_generation(uuid.uuid4().hex)
-            self.changed = True
+        # None in a dry run: nothing is written
+        self.writer = Writer(store, embedder, lambda: self.chunker, report) if store is not None else None
 
     @property
     def chunker(self) -> Chunker:
@@ -146,7 +134,7 @@ class _Run:
             ):
                 start = known.size
                 links_before = None  # append: everything read before stays
-        pending = _Pending(state, links_before)
+        pending = PendingSource(state, links_before)
         for result in read_source(src, self.settings, start=start):
             for p in result.problems:
                 self.problem(p)
@@ -193,7 +181,7 @@ class _Run:
         items = list(self.batch.values())
         links = self.batch_links
         self.batch, self.batch_links, self.batch_chunks = {}, [], 0
-        if self.store is None:  # dry run: chunk only
+        if self.writer is None:  # dry run: chunk only
             t0 = time.perf_counter()
             for it in items:
                 self.report.count(it.kind, "new")
@@ -201,125 +189,9 @@ class _Run:
             self.report.timings["chunk"] += time.perf_counter() - t0
             self.finished.clear()
             return
-        m = self.store.manifest
-        known = m.item_hashes([it.item_id for it in items])
-        write: list[tuple[Item, str, bool]] = []
-        moved: list[Item] = []
-        for it in items:
-            h = it.content_hash()
-            old = known.get(it.item_id)
-            if old and old[0] == h:
-                self.report.count(it.kind, "unchanged")
-                if not m.has_link(
-                    it.item_id, str(it.meta.get("path", "")), str(it.meta.get("locator", ""))
-                ):
-                    moved.append(
-                        it
-                    )  # same content found somewhere new (renamed file, other folder)
-            else:
-                write.append((it, h, old is not None))
-        t0 = time.perf_counter()
-        chunks = [(it, h, upd, self.chunker.chunk_item(it)) for it, h, upd in write]
-        self.report.timings["chunk"] += time.perf_counter() - t0
-        texts = [c.text for *_, cs in chunks for c in cs]
-        if texts:
-            t0 = time.perf_counter()
-            vectors = self.embedder.embed(texts)
-            self.report.timings["embed"] += time.perf_counter() - t0
-            if m.get_meta("embedding_dim") in (None, "0"):
-                m.set_meta(embedding_dim=len(vectors[0]))
-        else:
-            vectors = []
-        t0 = time.perf_counter()
-        ids = [it.item_id for it, *_ in write]
-        if write or moved:
-            self.will_change()
-        with m.transaction():
-            m.mark_pending(ids, "write")
-        updated = [it.item_id for it, _, upd, _ in chunks if upd]
-        if updated:
-            self.store.delete_items(updated)
-        flat = [c for *_, cs in chunks for c in cs]
-        if flat:
-            self.store.upsert(
-                [c.chunk_id for c in flat], vectors, [c.text for c in flat], [c.meta for c in flat]
-            )
-        multi_folder: set[str] = set()
-        with m.transaction():
-            for it, h, upd, cs in chunks:
-                m.put_item(it.item_id, it.kind, h, len(cs), it.title, it.meta.get("date"))
-                self.report.count(it.kind, "updated" if upd else "new")
-            for iid, source, locator, folder in links:
-                before = m.folders_of(iid) if folder else []
-                m.add_link(iid, source, locator, folder)
-                if folder and before and folder not in before:
-                    multi_folder.add(iid)
-            m.clear_pending(ids)
-        for it in moved:
-            where = {k: it.meta[k] for k in ("path", "locator", "folder") if it.meta.get(k)}
-            self.store.update_metadata(m.chunk_ids([it.item_id]), where)
-        if multi_folder:
-            self.will_change()
-        for iid in multi_folder:
-            self.store.update_metadata(
-                m.chunk_ids([iid]), {"folders": "; ".join(m.folders_of(iid))}
-            )
-        self.report.chunks_embedded += len(flat)
-        self.report.timings["write"] += time.perf_counter() - t0
-        self.finish_sources()
+        self.writer.write(items, links)
+        self.writer.finish_sources(self.finished)
         self.tick()
-
-    def finish_sources(self) -> None:
-        """Record finished sources (their items are all flushed now) and drop what they lost."""
-        assert self.store is not None
-        m = self.store.manifest
-        for p in self.finished:
-            if p.links_before is not None:
-                gone = p.links_before - p.links_now
-                if gone:
-                    with m.transaction():
-                        orphans = m.remove_links(p.state.path, gone)
-                    self.delete_items(orphans)
-            with m.transaction():
-                m.put_source(p.state)
-        self.finished.clear()
-
-    def delete_items(self, item_ids: Iterable[str]) -> None:
-        ids = list(item_ids)
-        if not ids or self.store is None:
-            return
-        m = self.store.manifest
-        info = m.item_info(ids)
-        self.will_change()
-        with m.transaction():
-            m.mark_pending(ids, "delete")
-        self.store.delete_items(ids)
-        with m.transaction():
-            for iid in ids:
-                m.delete_item(iid)
-            m.clear_pending(ids)
-        for kind, n_chunks in info.values():
-            self.report.count(kind, "removed")
-            self.report.chunks_removed += n_chunks
-
-    def remove_source(self, path: str) -> None:
-        assert self.store is not None
-        m = self.store.manifest
-        with m.transaction():
-            orphans = m.remove_links(path)
-            m.delete_source(path)
-        self.delete_items(orphans)
-        self.report.files_removed += 1
-
-    def count_unchanged(self, path: str) -> None:
-        assert self.store is not None
-        rows = self.store.manifest.db.execute(
-            "SELECT i.kind, COUNT(*) FROM links l JOIN items i ON i.item_id = l.item_id WHERE l.source=? GROUP BY i.kind",
-            (path,),
-        ).fetchall()
-        for kind, n in rows:
-            self.report.count(kind, "found", n)
-            self.report.count(kind, "unchanged", n)
 
 
 def _starts_message(path: Path, offset: int) -> bool:
@@ -361,23 +233,6 @@ def sync_keyword_index(store: Store) -> None:
         generation = uuid.uuid4().hex
         store.set_generation(generation)
     keyword_index.sync(store.path, store.collection, generation)
-
-
-def repair(store: Store) -> int:
-    """Undo writes left half-done by a killed run; their sources will be read again."""
-    m = store.manifest
-    ids = m.pending()
-    if not ids:
-        return 0
-    logger.warning("repairing %d items left pending by an interrupted run", len(ids))
-    store.set_generation(uuid.uuid4().hex)
-    store.delete_items(ids)
-    with m.transaction():
-        m.invalidate_sources_of(ids)
-        for iid in ids:
-            m.db.execute("DELETE FROM items WHERE item_id=?", (iid,))
-        m.clear_pending(ids)
-    return len(ids)
 
 
 def ingest_paths(
@@ -468,20 +323,20 @@ def _run_sources(
             continue
         if (
             old
-            and run.store is not None
+            and run.writer is not None
             and old.size == st.st_size
             and old.mtime_ns == st.st_mtime_ns
             and old.kind == src.kind
         ):
             run.report.files_skipped_unchanged += 1
-            run.count_unchanged(str(src.path))
+            run.writer.count_unchanged(str(src.path))
             continue
         run.ingest_source(src, old)
     run.flush()
-    if run.store is not None:
-        run.finish_sources()
+    if run.writer is not None:
+        run.writer.finish_sources(run.finished)
         for path in sorted(set(known) - seen):
-            run.remove_source(path)
+            run.writer.remove_source(path)
     run.tick()
 
 
