@@ -141,13 +141,9 @@ def _series(master: Any, tz: ZoneInfo) -> dict[str, Any]:
             "repeats": in_words(rule, start.astimezone(tz))}
 
 
-def _add_event(ev: Any, result: ParseResult, source_key: str, locator: str, tz: ZoneInfo,
-               seen: set[tuple[str, int]], *, recurring: bool, series: dict[str, Any] | None = None) -> None:
-    uid = str(ev.get("UID", "")) or None
-    summary = _text(ev, "SUMMARY") or "(untitled event)"
-    note = ""
-    start = end = None
-    all_day = False
+def _times(ev: Any, tz: ZoneInfo) -> tuple[datetime | None, datetime | None, bool, str]:
+    """(start, end, all day, why there is no start): DTEND, else DURATION, else one day for an
+    all-day event. An unreadable time keeps the event, undated, rather than lose it."""
     try:
         start, all_day = _as_datetime(ev.get("DTSTART"), tz)
         end, _ = _as_datetime(ev.get("DTEND"), tz)
@@ -155,9 +151,16 @@ def _add_event(ev: Any, result: ParseResult, source_key: str, locator: str, tz: 
             end = start + ev.get("DURATION").dt
         if start is not None and end is None and all_day:
             end = start + timedelta(days=1)
-    except Exception as exc:  # keep the event without a time rather than lose it
-        note = f"unreadable time ({type(exc).__name__})"
-        start = end = None
+        return start, end, all_day, ""
+    except Exception as exc:
+        return None, None, False, f"unreadable time ({type(exc).__name__})"
+
+
+def _add_event(ev: Any, result: ParseResult, source_key: str, locator: str, tz: ZoneInfo,
+               seen: set[tuple[str, int]], *, recurring: bool, series: dict[str, Any] | None = None) -> None:
+    uid = str(ev.get("UID", "")) or None
+    summary = _text(ev, "SUMMARY") or "(untitled event)"
+    start, end, all_day, note = _times(ev, tz)
     if start is None:
         result.items.append(_undated_event(ev, summary, source_key, locator, note or "no start time"))
         return

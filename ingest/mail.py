@@ -180,6 +180,25 @@ def parse_message_bytes(raw: bytes, ctx: MailContext) -> ParseResult:
     return _message_items(msg, ctx)
 
 
+def _thread_id(message_id: str, refs: list[str], in_reply_to: list[str], subject: str) -> str:
+    """The thread: its first message's id (References, In-Reply-To), else the subject for a
+    reply ("Re: ...") or a message without an id, else the message itself."""
+    root = (refs[:1] or in_reply_to[:1] or [None])[0]
+    if root:
+        return stable_id("thread", root.lower())
+    if _SUBJECT_PREFIX.match(subject) or not message_id:
+        return stable_id("thread", "subject:" + normalise_subject(subject))
+    return stable_id("thread", message_id.lower())
+
+
+def _context_line(frm: tuple[str, str], to: list[tuple[str, str]], local_date: datetime | None, subject: str) -> str:
+    """'Email from Anna Lee to Sam Carter, 2026-03-10 16:50, "Budget review prep"'."""
+    who = frm[0] or frm[1] or "unknown sender"
+    to_short = _short(to) or "(no recipient)"
+    context = f"Email from {who} to {to_short}, {local_date:%Y-%m-%d %H:%M}" if local_date else f"Email from {who} to {to_short}"
+    return context + (f', "{subject}"' if subject else ", (no subject)")
+
+
 def _message_items(msg: Message, ctx: MailContext) -> ParseResult:
     tz = ZoneInfo(ctx.timezone)
     subject, fb = decode_header_value(msg.get("Subject"))
@@ -206,20 +225,9 @@ def _message_items(msg: Message, ctx: MailContext) -> ParseResult:
         item_id = stable_id("mail", message_id.lower())
     else:  # no Message-ID: content hash of the headers that identify it plus the body
         item_id = stable_id("mail", str(msg.get("From")), str(msg.get("Date")), subject, body)
-    root = (refs[:1] or in_reply_to[:1] or [None])[0]
-    if root:
-        thread_id = stable_id("thread", root.lower())
-    elif _SUBJECT_PREFIX.match(subject) or not message_id:
-        thread_id = stable_id("thread", "subject:" + normalise_subject(subject))
-    else:
-        thread_id = stable_id("thread", message_id.lower())
-
+    thread_id = _thread_id(message_id, refs, in_reply_to, subject)
     frm = sender[0] if sender else ("", "")
-    local_date = date.astimezone(tz) if date else None
-    who = frm[0] or frm[1] or "unknown sender"
-    to_short = _short(to) or "(no recipient)"
-    context = f'Email from {who} to {to_short}, {local_date:%Y-%m-%d %H:%M}' if local_date else f"Email from {who} to {to_short}"
-    context += f', "{subject}"' if subject else ", (no subject)"
+    context = _context_line(frm, to, date.astimezone(tz) if date else None, subject)
 
     blocks = [Block(reply.new_text)] if reply.new_text.strip() else []
     if reply.quoted_excerpt:
@@ -243,20 +251,23 @@ def _message_items(msg: Message, ctx: MailContext) -> ParseResult:
         "html_only": was_html or None,
         "has_quote": reply.had_quote or None,
     }
-    result = ParseResult()
     email_item = Item(item_id, "email", subject or "(no subject)", context, blocks, meta)
-    result.items.append(email_item)
+    result = ParseResult(items=[email_item])
+    _add_attachments(result, email_item, attachment_parts, ctx)
+    if ctx.notes:
+        meta["charset_fallback"] = "; ".join(dict.fromkeys(ctx.notes))
+    return result
 
+
+def _add_attachments(result: ParseResult, email_item: Item, parts: list[Message], ctx: MailContext) -> None:
+    """The attachments' own items, and their names on the message."""
     names = []
-    for idx, part in enumerate(attachment_parts):
+    for idx, part in enumerate(parts):
         name = _filename(part) or f"part-{idx + 1}"
         names.append(name)
         result.extend(_attachment_items(part, name, idx, email_item, ctx))
     if names:
-        meta["attachments"] = names
-    if ctx.notes:
-        meta["charset_fallback"] = "; ".join(dict.fromkeys(ctx.notes))
-    return result
+        email_item.meta["attachments"] = names
 
 
 def _attachment_items(part: Message, name: str, idx: int, parent: Item, ctx: MailContext) -> ParseResult:

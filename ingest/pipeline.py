@@ -253,14 +253,7 @@ def ingest_paths(
 
     apply_offline_env()
     t_start = time.perf_counter()
-    roots = []
-    for p in paths:
-        path = Path(p).expanduser()
-        if not path.exists():
-            raise IngestError(f"no such file or folder: {p}")
-        roots.append(path.resolve())
-    if not roots:
-        raise IngestError("nothing to ingest: give one or more files or folders")
+    roots = _roots(paths)
     embedder = embedder or make_embedder(settings)
     store_dir = settings.store.expanduser().resolve()
     report = IngestReport(store=str(store_dir), dry_run=dry_run)
@@ -298,6 +291,18 @@ def ingest_paths(
     report.log_path = str(store_dir / "ingest.log")
     _write_log(report)
     return report
+
+
+def _roots(paths: Iterable[str | Path]) -> list[Path]:
+    roots = []
+    for p in paths:
+        path = Path(p).expanduser()
+        if not path.exists():
+            raise IngestError(f"no such file or folder: {p}")
+        roots.append(path.resolve())
+    if not roots:
+        raise IngestError("nothing to ingest: give one or more files or folders")
+    return roots
 
 
 def _run_sources(

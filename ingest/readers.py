@@ -42,79 +42,68 @@ def _fail(locator: str, exc: BaseException) -> ParseResult:
 
 def read_source(src: SourceFile, settings: Settings, *, start: int = 0) -> Iterator[ParseResult]:
     """Parse ``src``. For an mbox, ``start`` is the byte offset to resume from."""
-    path = src.path
-    locator = str(path)
-    mail_kw = dict(
-        timezone=settings.timezone,
-        max_attachment_bytes=int(settings.max_attachment_mb * 1024 * 1024),
-    )
+    locator = str(src.path)
     try:
         if src.kind == "mbox":
-            for offset, raw in iter_mbox(path, start):
-                loc = f"{path}#{offset}"
-                try:
-                    with time_limit(
-                        settings.max_file_seconds
-                    ):  # per message (its attachments included)
-                        result = parse_message_bytes(
-                            raw, MailContext(str(path), src.folder, loc, **mail_kw)
-                        )
-                except Exception as exc:  # one bad message never stops the mailbox
-                    result = _fail(loc, exc)
-                yield result
-            return
-        if src.kind in ("message", "msg"):
+            yield from _mbox(src, settings, start)
+        elif src.kind in ("message", "msg"):
             with time_limit(settings.max_file_seconds):
-                ctx = MailContext(str(path), src.folder, locator, **mail_kw)
-                result = (
-                    parse_message_bytes(path.read_bytes(), ctx)
-                    if src.kind == "message"
-                    else parse_msg_file(str(path), ctx)
-                )
+                result = _message(src, settings)
             yield result
-            return
-        if src.kind == "unsupported":
-            yield ParseResult(
-                problems=[
-                    Problem(
-                        locator, "unsupported type", path.suffix or "no extension", unsupported=True
-                    )
-                ]
-            )
-            return
-        size = path.stat().st_size
-        if size > settings.max_file_mb * 1024 * 1024:
-            raise ItemError(
-                "too large", f"{size / 1e6:.0f} MB is over max_file_mb={settings.max_file_mb:g}"
-            )
-        tz = ZoneInfo(settings.timezone)
-        title = display_path(path, src.root)
-        with time_limit(
-            settings.max_file_seconds
-        ):  # parse fully inside the limit, yield outside it
-            if src.kind == "calendar":
-                result = parse_calendar_bytes(
-                    path.read_bytes(),
-                    source_key=str(path),
-                    locator=locator,
-                    timezone=settings.timezone,
-                    now=settings.current_time(),
-                    past_days=settings.calendar_past_days,
-                    future_days=settings.calendar_future_days,
-                )
-            elif src.kind == "todotxt":
-                result = parse_todotxt(path, path.read_bytes(), title=title, tz=tz)
-            elif src.kind == "note":
-                result = parse_note(path, path.read_bytes(), title=title, tz=tz)
-            elif src.kind == "document":
-                result = _document(path, title)
-            else:
-                result = ParseResult(
-                    problems=[Problem(locator, "unsupported type", src.kind, unsupported=True)]
-                )
-        yield result
+        elif src.kind == "unsupported":
+            yield ParseResult(problems=[Problem(locator, "unsupported type", src.path.suffix or "no extension",
+                                                unsupported=True)])
+        else:
+            size = src.path.stat().st_size
+            if size > settings.max_file_mb * 1024 * 1024:
+                raise ItemError("too large", f"{size / 1e6:.0f} MB is over max_file_mb={settings.max_file_mb:g}")
+            with time_limit(settings.max_file_seconds):  # parse fully inside the limit, yield outside it
+                result = _file(src, settings)
+            yield result
     except Exception as exc:
         yield _fail(locator, exc)
+
+
+def _mail_context(src: SourceFile, settings: Settings, locator: str) -> MailContext:
+    return MailContext(str(src.path), src.folder, locator, timezone=settings.timezone,
+                       max_attachment_bytes=int(settings.max_attachment_mb * 1024 * 1024))
+
+
+def _mbox(src: SourceFile, settings: Settings, start: int) -> Iterator[ParseResult]:
+    for offset, raw in iter_mbox(src.path, start):
+        loc = f"{src.path}#{offset}"
+        try:
+            with time_limit(settings.max_file_seconds):  # per message (its attachments included)
+                result = parse_message_bytes(raw, _mail_context(src, settings, loc))
+        except Exception as exc:  # one bad message never stops the mailbox
+            result = _fail(loc, exc)
+        yield result
+
+
+def _message(src: SourceFile, settings: Settings) -> ParseResult:
+    ctx = _mail_context(src, settings, str(src.path))
+    if src.kind == "message":
+        return parse_message_bytes(src.path.read_bytes(), ctx)
+    return parse_msg_file(str(src.path), ctx)
+
+
+def _file(src: SourceFile, settings: Settings) -> ParseResult:
+    """A calendar, a note, a todo.txt or a document, whole."""
+    path, locator = src.path, str(src.path)
+    tz = ZoneInfo(settings.timezone)
+    title = display_path(path, src.root)
+    if src.kind == "calendar":
+        return parse_calendar_bytes(path.read_bytes(), source_key=str(path), locator=locator,
+                                    timezone=settings.timezone, now=settings.current_time(),
+                                    past_days=settings.calendar_past_days,
+                                    future_days=settings.calendar_future_days)
+    if src.kind == "todotxt":
+        return parse_todotxt(path, path.read_bytes(), title=title, tz=tz)
+    if src.kind == "note":
+        return parse_note(path, path.read_bytes(), title=title, tz=tz)
+    if src.kind == "document":
+        return _document(path, title)
+    return ParseResult(problems=[Problem(locator, "unsupported type", src.kind, unsupported=True)])
 
 
 def _document(path: Path, title: str) -> ParseResult:

@@ -36,6 +36,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -161,87 +162,111 @@ def _parse_date(text: str, now: datetime) -> date | None:
     return got.date() if got else None
 
 
+def _days(a: date, tz: Any, n: int = 1) -> tuple[datetime, datetime]:
+    """[a, a + n days) as aware datetimes."""
+    return _day(a, tz), _day(a + timedelta(days=n), tz)
+
+
 def _span(phrase: str, now: datetime, *, past: bool = False) -> tuple[datetime, datetime] | None:
     """Resolve one span phrase to [start, end). ``past`` resolves bare weekdays backwards."""
-    tz = now.tzinfo
     p = re.sub(r"\s+", " ", phrase.lower().strip())
-    today = now.date()
-    one = timedelta(days=1)
-    monday = today - timedelta(days=today.weekday())
+    for rule in (_fixed_span, _counted_span, _unit_span):
+        got = rule(p, now)
+        if got is not None:
+            return got
+    return _weekday_span(p, now, past) or _named_span(p, now)
 
-    def days(a: date, n: int = 1) -> tuple[datetime, datetime]:
-        return _day(a, tz), _day(a + timedelta(days=n), tz)  # type: ignore[arg-type]
 
-    if p in ("today",):
-        return days(today)
+def _fixed_span(p: str, now: datetime) -> tuple[datetime, datetime] | None:
+    """today, tonight, this morning/afternoon/evening, tomorrow, yesterday, the day after
+    tomorrow, the day before yesterday, the week after next."""
+    tz, today, one = now.tzinfo, now.date(), timedelta(days=1)
+    if p == "today":
+        return _days(today, tz)
     if p == "tonight":
-        return datetime.combine(today, time(17), tz), _day(today + one, tz)  # type: ignore[arg-type]
+        return datetime.combine(today, time(17), tz), _day(today + one, tz)
     if p.startswith("this ") and p[5:] in ("morning", "afternoon", "evening"):
         h = {"morning": (0, 12), "afternoon": (12, 17), "evening": (17, 24)}[p[5:]]
-        start = datetime.combine(today, time(h[0]), tz)
-        end = datetime.combine(today, time(h[1]), tz) if h[1] < 24 else _day(today + one, tz)  # type: ignore[arg-type]
-        return start, end
-    if p == "tomorrow":
-        return days(today + one)
-    if p == "yesterday":
-        return days(today - one)
-    if "after tomorrow" in p:
-        return days(today + 2 * one)
-    if "before yesterday" in p:
-        return days(today - 2 * one)
+        end = datetime.combine(today, time(h[1]), tz) if h[1] < 24 else _day(today + one, tz)
+        return datetime.combine(today, time(h[0]), tz), end
+    fixed = {"tomorrow": (1, 1), "yesterday": (-1, 1), "after tomorrow": (2, 1), "before yesterday": (-2, 1)}
+    for words, (shift, n) in fixed.items():
+        if p == words or (" " in words and words in p):
+            return _days(today + shift * one, tz, n)
     if "week after next" in p:
-        return days(monday + timedelta(days=14), 7)
+        return _days(today - timedelta(days=today.weekday()) + timedelta(days=14), tz, 7)
+    return None
+
+
+def _counted_span(p: str, now: datetime) -> tuple[datetime, datetime] | None:
+    """the next 3 days, the past two weeks, 3 days ago, in 10 days."""
+    tz, today = now.tzinfo, now.date()
     m = re.fullmatch(rf"(?:the )?(next|last|past|coming) ({_NUM}) (day|week|month)s?", p)
     if m:
-        n = _num(m.group(2))
-        delta = timedelta(days=n * {"day": 1, "week": 7, "month": 30}[m.group(3)])
-        if m.group(1) in ("next", "coming"):
-            return now, now + delta
-        return now - delta, now
+        delta = timedelta(days=_num(m.group(2)) * {"day": 1, "week": 7, "month": 30}[m.group(3)])
+        return (now, now + delta) if m.group(1) in ("next", "coming") else (now - delta, now)
     m = re.fullmatch(rf"({_NUM}) (day|week|month)s? ago", p)
     if m:
-        n = _num(m.group(1)) * {"day": 1, "week": 7, "month": 30}[m.group(2)]
-        return days(today - timedelta(days=n))
+        return _days(today - timedelta(days=_num(m.group(1)) * {"day": 1, "week": 7, "month": 30}[m.group(2)]), tz)
     m = re.fullmatch(rf"in ({_NUM}) (day|week)s?", p)
     if m:
-        return days(today + timedelta(days=_num(m.group(1)) * {"day": 1, "week": 7}[m.group(2)]))
+        return _days(today + timedelta(days=_num(m.group(1)) * {"day": 1, "week": 7}[m.group(2)]), tz)
+    return None
+
+
+def _unit_span(p: str, now: datetime) -> tuple[datetime, datetime] | None:
+    """(this|next|last|previous|past|coming) week / weekend / month / year."""
     m = re.fullmatch(r"(?:(this|next|last|previous|past|coming) )?(week|weekend|month|year)", p.removeprefix("the "))
-    if m:
-        rel, unit = m.group(1) or "this", m.group(2)
-        shift = {"this": 0, "coming": 0, "next": 1, "last": -1, "previous": -1, "past": -1}[rel]
-        if unit == "week":
-            if rel == "past":
-                return now - timedelta(days=7), now
-            if rel == "coming":
-                return now, now + timedelta(days=7)
-            return days(monday + timedelta(days=7 * shift), 7)
-        if unit == "weekend":
-            sat = monday + timedelta(days=5)
-            if today.weekday() == 6 and rel in ("this", "coming"):
-                sat = today - one
-            return days(sat + timedelta(days=7 * shift), 2)
-        if unit == "month":
-            first = _add_months(today.replace(day=1), shift)
-            return _day(first, tz), _day(_add_months(first, 1), tz)  # type: ignore[arg-type]
-        y = today.year + shift
-        return _day(date(y, 1, 1), tz), _day(date(y + 1, 1, 1), tz)  # type: ignore[arg-type]
+    if not m:
+        return None
+    tz, today = now.tzinfo, now.date()
+    monday = today - timedelta(days=today.weekday())
+    rel, unit = m.group(1) or "this", m.group(2)
+    shift = {"this": 0, "coming": 0, "next": 1, "last": -1, "previous": -1, "past": -1}[rel]
+    if unit == "week":
+        if rel == "past":
+            return now - timedelta(days=7), now
+        if rel == "coming":
+            return now, now + timedelta(days=7)
+        return _days(monday + timedelta(days=7 * shift), tz, 7)
+    if unit == "weekend":
+        sat = monday + timedelta(days=5)
+        if today.weekday() == 6 and rel in ("this", "coming"):
+            sat = today - timedelta(days=1)
+        return _days(sat + timedelta(days=7 * shift), tz, 2)
+    if unit == "month":
+        first = _add_months(today.replace(day=1), shift)
+        return _day(first, tz), _day(_add_months(first, 1), tz)
+    y = today.year + shift
+    return _day(date(y, 1, 1), tz), _day(date(y + 1, 1, 1), tz)
+
+
+def _weekday_span(p: str, now: datetime, past: bool) -> tuple[datetime, datetime] | None:
+    """(this|next|last|coming) Tuesday [17 March]: a date given decides; a bare weekday is the
+    next one (the last one when ``past``)."""
     m = re.fullmatch(rf"(?:(this|next|last|coming) )?({_WD})(?: ({_DATE}))?", p)
-    if m:
-        if m.group(3):  # "Tuesday 17 March": the date decides
-            d = _parse_date(m.group(3), now)
-            if d:
-                return days(d)
-        wd = _weekday(m.group(2))
-        rel = m.group(1)
-        ahead = (wd - today.weekday()) % 7
-        if rel == "last" or (rel is None and past):
-            back = (today.weekday() - wd) % 7
-            if rel == "last":
-                back = back or 7  # "last Wednesday" on a Wednesday is a week ago
-            return days(today - timedelta(days=back))
-        if rel == "next" and ahead == 0:
-            ahead = 7
-        return days(today + timedelta(days=ahead))
+    if not m:
+        return None
+    tz, today = now.tzinfo, now.date()
+    if m.group(3):  # "Tuesday 17 March": the date decides
+        d = _parse_date(m.group(3), now)
+        if d:
+            return _days(d, tz)
+    wd, rel = _weekday(m.group(2)), m.group(1)
+    if rel == "last" or (rel is None and past):
+        back = (today.weekday() - wd) % 7
+        if rel == "last":
+            back = back or 7  # "last Wednesday" on a Wednesday is a week ago
+        return _days(today - timedelta(days=back), tz)
+    ahead = (wd - today.weekday()) % 7
+    if rel == "next" and ahead == 0:
+        ahead = 7
+    return _days(today + timedelta(days=ahead), tz)
+
+
+def _named_span(p: str, now: datetime) -> tuple[datetime, datetime] | None:
+    """upcoming, recently, a month (March 2017), a date."""
+    tz, today = now.tzinfo, now.date()
     if p in ("upcoming", "coming up"):
         return now, now + timedelta(days=14)
     if p in ("recently", "lately"):
@@ -249,11 +274,11 @@ def _span(phrase: str, now: datetime, *, past: bool = False) -> tuple[datetime, 
     m = re.fullmatch(rf"({_MON})(?: (\d{{4}}))?", p)
     if m:
         first = date(int(m.group(2)) if m.group(2) else today.year, _month(m.group(1)), 1)
-        return _day(first, tz), _day(_add_months(first, 1), tz)  # type: ignore[arg-type]
+        return _day(first, tz), _day(_add_months(first, 1), tz)
     if re.fullmatch(_DATE, p, re.IGNORECASE):
         d = _parse_date(p, now)
         if d:
-            return days(d)
+            return _days(d, tz)
     return None
 
 
