@@ -282,3 +282,13 @@ def sync(store_path: Path, collection: Any, generation: str) -> KeywordIndex:
     except OSError as exc:  # a read-only store still searches, from memory
         logger.warning("could not save the BM25 index in %s: %s", store_path, exc)
     return index
+
+
+def build_for(store: Any, generation: str) -> KeywordIndex:
+    """Index every chunk of a :class:`~ingest.store.Store`."""
+    return build(store.collection, generation)
+
+
+def sync_for(store: Any, generation: str) -> KeywordIndex:
+    """:func:`sync` for a :class:`~ingest.store.Store`."""
+    return sync(store.path, store.collection, generation)

@@ -232,7 +232,7 @@ def sync_keyword_index(store: Store) -> None:
     if not generation:
         generation = uuid.uuid4().hex
         store.set_generation(generation)
-    keyword_index.sync(store.path, store.collection, generation)
+    keyword_index.sync_for(store, generation)
 
 
 def ingest_paths(

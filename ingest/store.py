@@ -266,6 +266,17 @@ class Store:
         return {cid: (doc or "", meta or {}) for cid, doc, meta in
                 zip(got["ids"], got["documents"], got["metadatas"], strict=True)}
 
+    def chunks_where(self, where: dict[str, Any] | None) -> list[tuple[str, str, dict[str, Any]]]:
+        """(id, text, metadata) of every chunk matching a metadata filter (a Chroma ``where``)."""
+        got = self.collection.get(where=where, include=["documents", "metadatas"])
+        return [(cid, doc or "", meta or {}) for cid, doc, meta in
+                zip(got["ids"], got["documents"], got["metadatas"], strict=True)]
+
+    @property
+    def collection_meta(self) -> dict[str, Any]:
+        """What the collection records about how it was built (model, chunker, generation)."""
+        return dict(self.collection.metadata or {}) if self.collection is not None else {}
+
     def vectors(self, ids: list[str]) -> tuple[list[str], Any]:
         """(ids found, their embeddings as a float32 matrix) for these chunks."""
         import numpy as np

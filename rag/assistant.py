@@ -121,11 +121,11 @@ class Assistant:
 
     def glance(self, now: datetime | str | None = None, days: int = 7) -> Glance:
         """Today's and the next ``days`` days' events and the open to-dos, from metadata only."""
-        return read_glance(self.store.collection, self.settings.timezone, self.now(now), days)
+        return read_glance(self.store, self.settings.timezone, self.now(now), days)
 
     def item(self, item_id: str) -> ItemView | None:
         """One stored item whole (all its chunks merged), or None when it is not in the store."""
-        return read_item(self.store.collection, item_id, self.settings.timezone)
+        return read_item(self.store, item_id, self.settings.timezone)
 
     def generator_name(self, backend: str | None = None) -> str:
         """What answers questions: the loaded model's name, else what the settings pick."""

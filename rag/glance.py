@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import Any
+
+from ingest.store import Store
 
 from .answer import Source
 from .dates import TimeRange
@@ -29,14 +30,14 @@ class Glance:
         return not (self.today or self.upcoming or self.todos)
 
 
-def read_glance(collection: Any, tz: str, now: datetime, days: int = 7, limit: int = 40) -> Glance:
+def read_glance(store: Store, tz: str, now: datetime, days: int = 7, limit: int = 40) -> Glance:
     """Events from the start of ``now``'s day to the end of the ``days``-th day after it, and
     open to-dos."""
     start = datetime.combine(now.date(), time(0), now.tzinfo)
     tomorrow = start + timedelta(days=1)
     end = start + timedelta(days=days + 1)
-    events = list_items(collection, Filters(time=TimeRange(start, end, ""), kinds=("event",)).where(), tz, limit)
-    todos = list_items(collection, Filters(kinds=("todo",), open_todos=True).where(), tz, limit)
+    events = list_items(store, Filters(time=TimeRange(start, end, ""), kinds=("event",)).where(), tz, limit)
+    todos = list_items(store, Filters(kinds=("todo",), open_todos=True).where(), tz, limit)
     today = [e for e in events if e.date is not None and e.date < tomorrow]
     upcoming = [e for e in events if e.date is not None and e.date >= tomorrow]
     return Glance(now=now, today=today, upcoming=upcoming, todos=todos, days=days)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from ingest.store import Store
 
 from .answer import Source
 
@@ -66,13 +67,11 @@ def _own_file(source: Source) -> Path | None:
     return p if own and p.is_file() else None
 
 
-def read_item(collection: Any, item_id: str, tz: str) -> ItemView | None:
+def read_item(store: Store, item_id: str, tz: str) -> ItemView | None:
     """The whole item ``item_id`` from the store, or None when it is not there (any more)."""
-    got = collection.get(where={"item_id": item_id}, include=["documents", "metadatas"])
-    if not got["ids"]:
+    rows = sorted(store.chunks_where({"item_id": item_id}), key=lambda r: int(r[2].get("chunk", 0)))
+    if not rows:
         return None
-    rows = sorted(zip(got["ids"], got["documents"], got["metadatas"], strict=True),
-                  key=lambda r: int(r[2].get("chunk", 0)))
     first = Source.from_chunk(rows[0][0], rows[0][1] or "", rows[0][2], tz)
     sections: list[tuple[str, list[str]]] = []
     for _cid, doc, meta in rows:

@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+
+from ingest.store import Store
 
 from .answer import Source
 from .filters import Filters
 
 
-def list_items(collection: Any, where: dict | None, tz: str, limit: int = 60) -> list[Source]:
+def list_items(store: Store, where: dict | None, tz: str, limit: int = 60) -> list[Source]:
     """One source per stored item matching ``where`` (a Chroma filter), in date order (undated
     last), read from the metadata alone: no model, no vectors."""
-    got = collection.get(where=where, include=["documents", "metadatas"])
     seen: set[str] = set()
     sources: list[Source] = []
-    for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+    for cid, doc, meta in store.chunks_where(where):
         iid = meta.get("item_id", cid)
         if iid in seen:
             continue

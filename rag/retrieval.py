@@ -86,7 +86,7 @@ class Retriever:
             if self._keyword is None or self._keyword.generation != generation:
                 idx = keyword_index.load(self.store.path)
                 if idx is None or idx.generation != generation:
-                    idx = keyword_index.build(self.store.collection, generation)
+                    idx = keyword_index.build_for(self.store, generation)
                 self._keyword = idx
                 self._senders = None
             return self._keyword
@@ -229,7 +229,7 @@ class Retriever:
     def listing(self, plan: Plan, *, limit: int = 60) -> list[Source]:
         """Events in the plan's range (time order) or open to-dos (by due date, undated last),
         from the metadata alone."""
-        items = list_items(self.store.collection, plan.filters.where(), self.settings.timezone, limit)
+        items = list_items(self.store, plan.filters.where(), self.settings.timezone, limit)
         tr = plan.filters.time
         if plan.listing != "schedule" or tr is None:
             return items

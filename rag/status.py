@@ -69,7 +69,7 @@ def read_status(store_dir: Path, *, chroma_url: str = "", collection: str = "pdq
         return StoreStatus(f"{chroma_url} (collection {collection!r})", False)
     try:
         m = store.manifest
-        cmeta = (store.collection.metadata or {}) if store.collection is not None else {}
+        cmeta = store.collection_meta
         first, last = m.date_range()
         last_sync = m.get_meta("last_sync")
         dim = m.get_meta("embedding_dim")
