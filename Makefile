@@ -1,6 +1,6 @@
 # pdq - two commands on a fresh machine:
 #   make demo   set up, ingest sample_docs/ into a demo store, answer a question, open the page
-#   make test   set up, run the whole test suite (fast, slow, corpus and browser tests) and ruff
+#   make test   set up, run the whole test suite (fast, slow, corpus and browser tests), ruff and mypy
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -55,7 +55,7 @@ model-server: setup
 
 test: setup browser model-server
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
-	$(BIN)/ruff check .
+	$(MAKE) --no-print-directory lint
 
 # the benchmarks (docs/benchmarks.md); bench/generate.py uses a GPU when there is one
 bench-setup: setup
@@ -76,6 +76,8 @@ test-fast: setup
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 sample-docs: setup
 	$(BIN)/python tests/make_sample_docs.py

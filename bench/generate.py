@@ -29,9 +29,23 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 GPU_BANDWIDTH_GBS = {  # peak HBM/GDDR bandwidth, GB/s (vendor figures)
-    "H200": 4800, "H100 SXM": 3350, "H100 80GB HBM3": 3350, "H100 PCIe": 2000, "H100 NVL": 3900, "H100": 3350,
-    "A100-SXM4-80GB": 2039, "A100 80GB PCIe": 1935, "A100-SXM4-40GB": 1555, "A100": 1555, "L40S": 864,
-    "L4": 300, "A10": 600, "RTX 4090": 1008, "RTX 3090": 936, "T4": 320, "V100": 900,
+    "H200": 4800,
+    "H100 SXM": 3350,
+    "H100 80GB HBM3": 3350,
+    "H100 PCIe": 2000,
+    "H100 NVL": 3900,
+    "H100": 3350,
+    "A100-SXM4-80GB": 2039,
+    "A100 80GB PCIe": 1935,
+    "A100-SXM4-40GB": 1555,
+    "A100": 1555,
+    "L40S": 864,
+    "L4": 300,
+    "A10": 600,
+    "RTX 4090": 1008,
+    "RTX 3090": 936,
+    "T4": 320,
+    "V100": 900,
 }
 
 
@@ -79,15 +93,20 @@ def copy_bandwidth_gpu() -> float:
 
 def weight_bytes(model) -> int:
     return sum(p.numel() * p.element_size() for p in model.parameters()) + sum(
-        b.numel() * b.element_size() for b in model.buffers())
+        b.numel() * b.element_size() for b in model.buffers()
+    )
 
 
 def prompt_ids(tok, n: int, device: str):
     import torch
 
-    filler = ("Email from Anna to Sam about the quarterly budget review, the hosting costs, the offsite in "
-              "April and the contractor quotes that still need to be sent to Ben before Friday. ")
-    ids = tok(filler * (n // 20 + 2), return_tensors="pt", add_special_tokens=False)["input_ids"][:, :n]
+    filler = (
+        "Email from Anna to Sam about the quarterly budget review, the hosting costs, the offsite in "
+        "April and the contractor quotes that still need to be sent to Ben before Friday. "
+    )
+    ids = tok(filler * (n // 20 + 2), return_tensors="pt", add_special_tokens=False)["input_ids"][
+        :, :n
+    ]
     return ids.to(device), torch.ones_like(ids).to(device)
 
 
@@ -100,21 +119,27 @@ def measure(model, tok, device: str, n_prompt: int, new_tokens: int, sync) -> tu
         # warm up at full length twice: a static cache is sized by the first call (later, shorter
         # calls reuse it) and compilation / CUDA-graph capture happen on the first calls
         for _ in range(2):
-            model.generate(ids, attention_mask=mask, max_new_tokens=new_tokens, min_new_tokens=new_tokens, **kw)
+            model.generate(
+                ids, attention_mask=mask, max_new_tokens=new_tokens, min_new_tokens=new_tokens, **kw
+            )
         sync()
         t = time.perf_counter()
         model.generate(ids, attention_mask=mask, max_new_tokens=1, min_new_tokens=1, **kw)
         sync()
         ttft = time.perf_counter() - t
         t = time.perf_counter()
-        out = model.generate(ids, attention_mask=mask, max_new_tokens=new_tokens, min_new_tokens=new_tokens, **kw)
+        out = model.generate(
+            ids, attention_mask=mask, max_new_tokens=new_tokens, min_new_tokens=new_tokens, **kw
+        )
         sync()
         total = time.perf_counter() - t
     n_new = out.shape[1] - ids.shape[1]
     return ttft, (n_new - 1) / max(1e-9, total - ttft)
 
 
-def measure_decoder(decoder, tok, device: str, n_prompt: int, new_tokens: int) -> tuple[float, float]:
+def measure_decoder(
+    decoder, tok, device: str, n_prompt: int, new_tokens: int
+) -> tuple[float, float]:
     """pdq's own decode loop (rag/decoding.py): each yielded token has been synced to the host."""
     ids, _ = prompt_ids(tok, n_prompt, device)
     for _ in range(2):  # compile + graph capture for this cache bucket
@@ -128,8 +153,10 @@ def measure_decoder(decoder, tok, device: str, n_prompt: int, new_tokens: int) -
     total = time.perf_counter() - t
     if decoder.cuda:
         step = decoder.step_time(ids, new_tokens)
-        print(f"(prompt {n_prompt}: GPU time per compiled step with the host not waiting: {1000 * step:.2f} ms "
-              f"= {1 / step:.1f} tok/s)")
+        print(
+            f"(prompt {n_prompt}: GPU time per compiled step with the host not waiting: {1000 * step:.2f} ms "
+            f"= {1 / step:.1f} tok/s)"
+        )
     return ttft, (n - 1) / max(1e-9, total - ttft)
 
 
@@ -140,9 +167,16 @@ def main() -> None:
     ap.add_argument("--new-tokens", type=int, default=128)
     ap.add_argument("--prompts", type=int, nargs="+", default=[512, 2048])
     ap.add_argument("--compile-on-cpu", action="store_true")
-    ap.add_argument("--architecture", help="time a random-weight model of this shape: "
-                    "llama-2-7b, llama-2-13b, llama-debug (bench/random_llama.py)")
-    ap.add_argument("--scratch", type=Path, help="where --architecture writes its checkpoint (default: a temp dir)")
+    ap.add_argument(
+        "--architecture",
+        help="time a random-weight model of this shape: "
+        "llama-2-7b, llama-2-13b, llama-debug (bench/random_llama.py)",
+    )
+    ap.add_argument(
+        "--scratch",
+        type=Path,
+        help="where --architecture writes its checkpoint (default: a temp dir)",
+    )
     ap.add_argument("--skip", nargs="*", default=[], choices=["plain", "loop", "compile", "4bit"])
     args = ap.parse_args()
     import torch
@@ -155,7 +189,11 @@ def main() -> None:
     apply_offline_env()
     cuda = torch.cuda.is_available()
     device = "cuda" if cuda else "cpu"
-    dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if cuda else torch.float32
+    dtype = (
+        (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+        if cuda
+        else torch.float32
+    )
     if args.architecture:
         import tempfile
 
@@ -167,20 +205,30 @@ def main() -> None:
             path = str(scratch)
         else:
             t = time.perf_counter()
-            path = str(write_random_checkpoint(args.architecture, scratch, str(dtype).removeprefix("torch."), device))
+            path = str(
+                write_random_checkpoint(
+                    args.architecture, scratch, str(dtype).removeprefix("torch."), device
+                )
+            )
             print(f"wrote {name} to {path} in {time.perf_counter() - t:.0f} s")
     else:
         path, name = resolve_model(load_settings(llm_model=args.model))
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     bw, bw_note = bandwidth(device, args.bandwidth_gbs)
     tok = AutoTokenizer.from_pretrained(path)
-    print(f"model: {name} ({path}) on {device} [{torch.cuda.get_device_name(0) if cuda else 'CPU'}], "
-          f"{torch.get_num_threads()} torch threads; bandwidth {bw:.0f} GB/s ({bw_note})")
+    print(
+        f"model: {name} ({path}) on {device} [{torch.cuda.get_device_name(0) if cuda else 'CPU'}], "
+        f"{torch.get_num_threads()} torch threads; bandwidth {bw:.0f} GB/s ({bw_note})"
+    )
     if cuda:
         measured = copy_bandwidth_gpu()
-        print(f"measured device-to-device copy: {measured:.0f} GB/s ({100 * measured / bw:.0f}% of the figure the "
-              f"ceiling uses); weights-only ceiling, the KV cache read per token is extra")
-    print("| variant | weights (GB) | prompt | first token (s) | decode (tok/s) | ceiling (tok/s) | % of ceiling |")
+        print(
+            f"measured device-to-device copy: {measured:.0f} GB/s ({100 * measured / bw:.0f}% of the figure the "
+            f"ceiling uses); weights-only ceiling, the KV cache read per token is extra"
+        )
+    print(
+        "| variant | weights (GB) | prompt | first token (s) | decode (tok/s) | ceiling (tok/s) | % of ceiling |"
+    )
     print("|---|---|---|---|---|---|---|")
 
     def report(variant: str, model, decoder=None) -> None:
@@ -193,10 +241,14 @@ def main() -> None:
                 else:
                     ttft, rate = measure(model, tok, device, n, args.new_tokens, sync)
             except Exception as exc:  # e.g. a prompt longer than the model's window
-                print(f"| {variant} | {wb / 1e9:.2f} | {n} | failed: {type(exc).__name__}: {str(exc)[:80]} | | | |")
+                print(
+                    f"| {variant} | {wb / 1e9:.2f} | {n} | failed: {type(exc).__name__}: {str(exc)[:80]} | | | |"
+                )
                 continue
-            print(f"| {variant} | {wb / 1e9:.2f} | {n} | {ttft:.3f} | {rate:.1f} | {ceiling:.0f} | {100 * rate / ceiling:.0f}% |",
-                  flush=True)
+            print(
+                f"| {variant} | {wb / 1e9:.2f} | {n} | {ttft:.3f} | {rate:.1f} | {ceiling:.0f} | {100 * rate / ceiling:.0f}% |",
+                flush=True,
+            )
 
     kwargs = {"dtype": dtype}
     if cuda:
@@ -210,11 +262,16 @@ def main() -> None:
         from rag.decoding import CompiledDecoder
 
         t = time.perf_counter()
-        report("static cache + compiled step, pdq's loop (llm_compile)", model,
-               CompiledDecoder(model, mode="reduce-overhead" if cuda else "default"))
+        report(
+            "static cache + compiled step, pdq's loop (llm_compile)",
+            model,
+            CompiledDecoder(model, mode="reduce-overhead" if cuda else "default"),
+        )
         print(f"(pdq loop, warm-ups included: {time.perf_counter() - t:.0f} s)")
     else:
-        print("| static cache + compiled step, pdq's loop | skipped on CPU (--compile-on-cpu to try) | | | | | |")
+        print(
+            "| static cache + compiled step, pdq's loop | skipped on CPU (--compile-on-cpu to try) | | | | | |"
+        )
     if "compile" in args.skip:
         pass
     elif cuda or args.compile_on_cpu:
@@ -227,7 +284,9 @@ def main() -> None:
         report("static cache + torch.compile", model)
         print(f"(compile variant, warm-ups included: {time.perf_counter() - t:.0f} s)")
     else:
-        print("| static cache + torch.compile | skipped on CPU (--compile-on-cpu to try) | | | | | |")
+        print(
+            "| static cache + torch.compile | skipped on CPU (--compile-on-cpu to try) | | | | | |"
+        )
     del model
     if "4bit" in args.skip:
         pass
@@ -236,8 +295,12 @@ def main() -> None:
         try:
             from transformers import BitsAndBytesConfig
 
-            q = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=dtype, bnb_4bit_quant_type="nf4")
-            model = AutoModelForCausalLM.from_pretrained(path, quantization_config=q, device_map="cuda").eval()
+            q = BitsAndBytesConfig(
+                load_in_4bit=True, bnb_4bit_compute_dtype=dtype, bnb_4bit_quant_type="nf4"
+            )
+            model = AutoModelForCausalLM.from_pretrained(
+                path, quantization_config=q, device_map="cuda"
+            ).eval()
             report("4-bit nf4 (bitsandbytes)", model)
         except Exception as exc:
             print(f"| 4-bit | failed: {type(exc).__name__}: {str(exc)[:100]} | | | | | |")

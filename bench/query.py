@@ -41,7 +41,10 @@ def pool_texts(n: int, seed: int = 7) -> list[str]:
     out = []
     for _ in range(n):
         topic = " ".join(rnd.choices(vocab, k=3))
-        body = ". ".join(" ".join(rnd.choices(vocab, k=rnd.randint(8, 16))).capitalize() for _ in range(rnd.randint(3, 8)))
+        body = ". ".join(
+            " ".join(rnd.choices(vocab, k=rnd.randint(8, 16))).capitalize()
+            for _ in range(rnd.randint(3, 8))
+        )
         out.append(f'Email from {rnd.choice(names)} to Sam Carter, "{topic}"\n{body}.')
     return out
 
@@ -56,7 +59,9 @@ def build_store(path: Path, n: int, pool: list[str], vecs, emb) -> None:
 
     rnd = np.random.default_rng(11)
     settings = load_settings(store=path)
-    store = Store.open(path, model=emb.name, chunker=chunker_signature(settings, emb.max_seq_length), dim=emb.dim)
+    store = Store.open(
+        path, model=emb.name, chunker=chunker_signature(settings, emb.max_seq_length), dim=emb.dim
+    )
     kinds = ["email"] * 7 + ["event", "todo", "note"]
     batch = 5000
     for start in range(0, n, batch):
@@ -66,9 +71,19 @@ def build_store(path: Path, n: int, pool: list[str], vecs, emb) -> None:
         noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
         ids = [f"gen{i}#0" for i in idx]
         docs = [f"{pool[i % len(pool)]} (ref {i})" for i in idx]
-        metas = [{"item_id": f"gen{i}", "kind": kinds[i % len(kinds)], "subject": f"Generated {i}", "chunk": 0,
-                  "from_addr": f"user{i % 200}@example.org", "from_name": f"User {i % 200}",
-                  "thread_id": f"t{i // 3}", "date": 1_740_000_000 + int(i) * 600} for i in idx]
+        metas = [
+            {
+                "item_id": f"gen{i}",
+                "kind": kinds[i % len(kinds)],
+                "subject": f"Generated {i}",
+                "chunk": 0,
+                "from_addr": f"user{i % 200}@example.org",
+                "from_name": f"User {i % 200}",
+                "thread_id": f"t{i // 3}",
+                "date": 1_740_000_000 + int(i) * 600,
+            }
+            for i in idx
+        ]
         store.upsert(ids, noisy.tolist(), docs, metas)
     store.manifest.set_meta(content_generation=f"bench-{n}")
     sync_keyword_index(store)
@@ -111,13 +126,22 @@ def generator_figures(store: Path, emb) -> list[str]:
     t = time.perf_counter()
     for _ in range(10):
         a.ask(q, backend="extractive", now=NOW)
-    lines.append(f"direct answer (no model): {(time.perf_counter() - t) / 10 * 1000:.0f} ms per question, retrieval included")
+    lines.append(
+        f"direct answer (no model): {(time.perf_counter() - t) / 10 * 1000:.0f} ms per question, retrieval included"
+    )
     for engine in ["transformers"] + (["llamacpp"] if llama_cpp_available() else []):
         gen = a.backend(engine)
         t = time.perf_counter()
         gen.count_tokens("load")
         load = time.perf_counter() - t
-        prompt = build(q, sources, now=a.now(NOW), count_tokens=gen.count_tokens, budget=gen.prompt_budget, small=gen.small)
+        prompt = build(
+            q,
+            sources,
+            now=a.now(NOW),
+            count_tokens=gen.count_tokens,
+            budget=gen.prompt_budget,
+            small=gen.small,
+        )
         n_prompt = sum(gen.count_tokens(m["content"]) for m in prompt.messages)
         t = time.perf_counter()
         first = None
@@ -128,9 +152,15 @@ def generator_figures(store: Path, emb) -> list[str]:
             text += piece
         total = time.perf_counter() - t
         n_out = gen.count_tokens(text)
-        decode = (n_out - 1) / (total - first) if first is not None and total > first and n_out > 1 else 0.0
-        lines.append(f"{engine}: {gen.name}: load {load:.1f}s, prompt ~{n_prompt} tokens, first token {first or 0:.2f}s, "
-                     f"{n_out} tokens, decode {decode:.1f} tokens/s")
+        decode = (
+            (n_out - 1) / (total - first)
+            if first is not None and total > first and n_out > 1
+            else 0.0
+        )
+        lines.append(
+            f"{engine}: {gen.name}: load {load:.1f}s, prompt ~{n_prompt} tokens, first token {first or 0:.2f}s, "
+            f"{n_out} tokens, decode {decode:.1f} tokens/s"
+        )
     return lines
 
 
@@ -140,7 +170,9 @@ def main() -> None:
     ap.add_argument("--pool", type=int, default=1000, help="distinct generated texts to embed")
     ap.add_argument("--queries", type=int, default=64)
     ap.add_argument("--no-generate", action="store_true")
-    ap.add_argument("--keep", type=Path, help="build the stores in this folder and reuse them next time")
+    ap.add_argument(
+        "--keep", type=Path, help="build the stores in this folder and reuse them next time"
+    )
     args = ap.parse_args()
     import numpy as np
 
@@ -150,7 +182,11 @@ def main() -> None:
     from rag import Assistant
 
     apply_offline_env()
-    questions = [json.loads(x)["question"] for x in (ROOT / "sample_docs/questions.jsonl").read_text().splitlines() if x.strip()]
+    questions = [
+        json.loads(x)["question"]
+        for x in (ROOT / "sample_docs/questions.jsonl").read_text().splitlines()
+        if x.strip()
+    ]
     questions = questions[: args.queries]
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = args.keep or Path(tmpdir)
@@ -159,7 +195,9 @@ def main() -> None:
         t = time.perf_counter()
         vecs = np.asarray(emb.embed(pool), dtype=np.float32)
         print(f"embedded a pool of {len(pool)} generated texts in {time.perf_counter() - t:.0f}s")
-        print("| chunks | build (s) | dense p50/p95 (ms) | hybrid p50/p95 (ms) | hybrid+rerank p50/p95 (ms) |")
+        print(
+            "| chunks | build (s) | dense p50/p95 (ms) | hybrid p50/p95 (ms) | hybrid+rerank p50/p95 (ms) |"
+        )
         print("|---|---|---|---|---|")
         stages: list[tuple[int, dict[str, float]]] = []
         for n in args.sizes:
@@ -168,22 +206,36 @@ def main() -> None:
             if not (path / "manifest.sqlite").exists():
                 build_store(path, n, pool, vecs, emb)
             build = time.perf_counter() - t
-            a = Assistant(store=path, embedder=emb, llm_backend="extractive", timezone="Europe/London",
-                          reranker_model=resolve_model_path(DEFAULT_EMBEDDING_MODEL))
+            a = Assistant(
+                store=path,
+                embedder=emb,
+                llm_backend="extractive",
+                timezone="Europe/London",
+                reranker_model=resolve_model_path(DEFAULT_EMBEDDING_MODEL),
+            )
             d = latency(a, questions, mode="dense", rerank=False)
             h = latency(a, questions, mode="hybrid", rerank=False)
             r = latency(a, questions, mode="hybrid", rerank=True)
-            print(f"| {n:,} | {build:.0f} | {d[0]:.1f} / {d[1]:.1f} | {h[0]:.1f} / {h[1]:.1f} | {r[0]:.1f} / {r[1]:.1f} |",
-                  flush=True)
+            print(
+                f"| {n:,} | {build:.0f} | {d[0]:.1f} / {d[1]:.1f} | {h[0]:.1f} / {h[1]:.1f} | {r[0]:.1f} / {r[1]:.1f} |",
+                flush=True,
+            )
             stages.append((n, h[2]))
             a.close()
         for n, st in stages:
-            print(f"hybrid at {n:,} chunks, median ms per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in st.items()))
+            print(
+                f"hybrid at {n:,} chunks, median ms per stage: "
+                + ", ".join(f"{k} {v:.1f}" for k, v in st.items())
+            )
         if not args.no_generate:
             from ingest.pipeline import ingest_paths
 
             sample = tmp / "sample-store"
-            ingest_paths([ROOT / "sample_docs"], load_settings(store=sample, timezone="Europe/London"), embedder=emb)
+            ingest_paths(
+                [ROOT / "sample_docs"],
+                load_settings(store=sample, timezone="Europe/London"),
+                embedder=emb,
+            )
             print("\n".join(generator_figures(sample, emb)))
     print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 

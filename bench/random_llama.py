@@ -18,17 +18,42 @@ from typing import Any
 
 # Meta's published configurations (config.json of meta-llama/Llama-2-*-hf)
 ARCHS: dict[str, dict[str, Any]] = {
-    "llama-2-7b": dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
-                       num_attention_heads=32, num_key_value_heads=32),
-    "llama-2-13b": dict(hidden_size=5120, intermediate_size=13824, num_hidden_layers=40,
-                        num_attention_heads=40, num_key_value_heads=40),
+    "llama-2-7b": dict(
+        hidden_size=4096,
+        intermediate_size=11008,
+        num_hidden_layers=32,
+        num_attention_heads=32,
+        num_key_value_heads=32,
+    ),
+    "llama-2-13b": dict(
+        hidden_size=5120,
+        intermediate_size=13824,
+        num_hidden_layers=40,
+        num_attention_heads=40,
+        num_key_value_heads=40,
+    ),
     # small enough for a CPU check of the scripts and for the tests; its vocabulary is the byte
     # tokenizer's, so every token it picks decodes to text
-    "llama-debug": dict(hidden_size=256, intermediate_size=688, num_hidden_layers=2,
-                        num_attention_heads=4, num_key_value_heads=4, vocab_size=259, initializer_range=0.1),
+    "llama-debug": dict(
+        hidden_size=256,
+        intermediate_size=688,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        vocab_size=259,
+        initializer_range=0.1,
+    ),
 }
-COMMON = dict(vocab_size=32000, max_position_embeddings=4096, rms_norm_eps=1e-5, rope_theta=10000.0,
-              hidden_act="silu", tie_word_embeddings=False, bos_token_id=1, eos_token_id=2)
+COMMON = dict(
+    vocab_size=32000,
+    max_position_embeddings=4096,
+    rms_norm_eps=1e-5,
+    rope_theta=10000.0,
+    hidden_act="silu",
+    tie_word_embeddings=False,
+    bos_token_id=1,
+    eos_token_id=2,
+)
 
 
 def byte_tokenizer() -> Any:
@@ -41,12 +66,14 @@ def byte_tokenizer() -> Any:
     tok = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", bos_token="<s>",
-                                   eos_token="</s>")
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="<unk>", bos_token="<s>", eos_token="</s>"
+    )
 
 
-def write_random_checkpoint(arch: str, out: Path, dtype: str = "bfloat16", device: str = "cpu",
-                            seed: int = 0) -> Path:
+def write_random_checkpoint(
+    arch: str, out: Path, dtype: str = "bfloat16", device: str = "cpu", seed: int = 0
+) -> Path:
     """Save a ``arch``-shaped LlamaForCausalLM with random weights (built on ``device``, so a 7B
     model is initialised on the GPU in seconds) and the byte tokenizer to ``out``."""
     import torch

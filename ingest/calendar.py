@@ -59,7 +59,11 @@ def _when(start: datetime, end: datetime | None, all_day: bool, tz: ZoneInfo) ->
     if all_day:
         days = max(1, round(((end or start) - start).total_seconds() / 86400)) if end else 1
         last = (s + timedelta(days=days - 1)).date()
-        return f"{s:%a %Y-%m-%d} (all day)" if days == 1 else f"{s:%a %Y-%m-%d} to {last:%a %Y-%m-%d} (all day)"
+        return (
+            f"{s:%a %Y-%m-%d} (all day)"
+            if days == 1
+            else f"{s:%a %Y-%m-%d} to {last:%a %Y-%m-%d} (all day)"
+        )
     if end is None:
         return f"{s:%a %Y-%m-%d %H:%M}"
     e = end.astimezone(tz)
@@ -68,8 +72,16 @@ def _when(start: datetime, end: datetime | None, all_day: bool, tz: ZoneInfo) ->
     return f"{s:%a %Y-%m-%d %H:%M} to {e:%a %Y-%m-%d %H:%M}"
 
 
-def parse_calendar_bytes(data: bytes, *, source_key: str, locator: str, timezone: str = "UTC",
-                         now: datetime | None = None, past_days: int = 365, future_days: int = 730) -> ParseResult:
+def parse_calendar_bytes(
+    data: bytes,
+    *,
+    source_key: str,
+    locator: str,
+    timezone: str = "UTC",
+    now: datetime | None = None,
+    past_days: int = 365,
+    future_days: int = 730,
+) -> ParseResult:
     """Parse an iCalendar stream. A broken file raises ItemError; a broken component is a
     Problem in the result and the rest of the calendar is still read."""
     import icalendar
@@ -79,7 +91,9 @@ def parse_calendar_bytes(data: bytes, *, source_key: str, locator: str, timezone
     try:
         cals = icalendar.Calendar.from_ical(data, multiple=True)
     except Exception as exc:
-        raise ItemError("corrupt", f"not a valid iCalendar file ({type(exc).__name__}: {exc})"[:300]) from exc
+        raise ItemError(
+            "corrupt", f"not a valid iCalendar file ({type(exc).__name__}: {exc})"[:300]
+        ) from exc
     if not cals:
         raise ItemError("empty", "no calendar in the file")
     now = now or datetime.now(tz)
@@ -91,28 +105,48 @@ def parse_calendar_bytes(data: bytes, *, source_key: str, locator: str, timezone
             try:
                 result.items.append(_todo_item(todo, source_key, locator, tz))
             except Exception as exc:
-                result.problems.append(Problem(f"{locator} > VTODO {todo.get('UID', '')}", "corrupt", str(exc)[:200]))
+                result.problems.append(
+                    Problem(f"{locator} > VTODO {todo.get('UID', '')}", "corrupt", str(exc)[:200])
+                )
     return result
 
 
-def _calendar_events(cal: Any, result: ParseResult, source_key: str, locator: str, tz: ZoneInfo,
-                     window: tuple[datetime, datetime], rie: Any) -> None:
+def _calendar_events(
+    cal: Any,
+    result: ParseResult,
+    source_key: str,
+    locator: str,
+    tz: ZoneInfo,
+    window: tuple[datetime, datetime],
+    rie: Any,
+) -> None:
     events = list(cal.walk("VEVENT"))
-    recurring_uids = {str(e.get("UID", "")) for e in events if e.get("RRULE") or e.get("RDATE") or e.get("RECURRENCE-ID")}
+    recurring_uids = {
+        str(e.get("UID", ""))
+        for e in events
+        if e.get("RRULE") or e.get("RDATE") or e.get("RECURRENCE-ID")
+    }
     seen: set[tuple[str, int]] = set()
     if recurring_uids:
         try:
             occurrences = rie.of(cal, skip_bad_series=True).between(*window)
         except Exception as exc:
-            result.problems.append(Problem(locator, "corrupt", f"recurring events could not be expanded: {exc}"[:300]))
+            result.problems.append(
+                Problem(locator, "corrupt", f"recurring events could not be expanded: {exc}"[:300])
+            )
             occurrences = []
-        series = {str(e.get("UID", "")): _series(e, tz) for e in events
-                  if e.get("RRULE") and e.get("RECURRENCE-ID") is None}
+        series = {
+            str(e.get("UID", "")): _series(e, tz)
+            for e in events
+            if e.get("RRULE") and e.get("RECURRENCE-ID") is None
+        }
         for occ in occurrences:
             uid = str(occ.get("UID", ""))
             if uid not in recurring_uids:
                 continue
-            _add_event(occ, result, source_key, locator, tz, seen, recurring=True, series=series.get(uid))
+            _add_event(
+                occ, result, source_key, locator, tz, seen, recurring=True, series=series.get(uid)
+            )
     for ev in events:
         if str(ev.get("UID", "")) in recurring_uids:
             continue
@@ -137,8 +171,12 @@ def _series(master: Any, tz: ZoneInfo) -> dict[str, Any]:
         return {}
     if start is None:
         return {}
-    return {"series_rule": rule, "series_start": iso_utc(start), "series_exdates": "; ".join(exdates) or None,
-            "repeats": in_words(rule, start.astimezone(tz))}
+    return {
+        "series_rule": rule,
+        "series_start": iso_utc(start),
+        "series_exdates": "; ".join(exdates) or None,
+        "repeats": in_words(rule, start.astimezone(tz)),
+    }
 
 
 def _times(ev: Any, tz: ZoneInfo) -> tuple[datetime | None, datetime | None, bool, str]:
@@ -156,13 +194,24 @@ def _times(ev: Any, tz: ZoneInfo) -> tuple[datetime | None, datetime | None, boo
         return None, None, False, f"unreadable time ({type(exc).__name__})"
 
 
-def _add_event(ev: Any, result: ParseResult, source_key: str, locator: str, tz: ZoneInfo,
-               seen: set[tuple[str, int]], *, recurring: bool, series: dict[str, Any] | None = None) -> None:
+def _add_event(
+    ev: Any,
+    result: ParseResult,
+    source_key: str,
+    locator: str,
+    tz: ZoneInfo,
+    seen: set[tuple[str, int]],
+    *,
+    recurring: bool,
+    series: dict[str, Any] | None = None,
+) -> None:
     uid = str(ev.get("UID", "")) or None
     summary = _text(ev, "SUMMARY") or "(untitled event)"
     start, end, all_day, note = _times(ev, tz)
     if start is None:
-        result.items.append(_undated_event(ev, summary, source_key, locator, note or "no start time"))
+        result.items.append(
+            _undated_event(ev, summary, source_key, locator, note or "no start time")
+        )
         return
     key = (uid or summary, epoch(start))
     if key in seen:
@@ -172,7 +221,9 @@ def _add_event(ev: Any, result: ParseResult, source_key: str, locator: str, tz: 
     location = _text(ev, "LOCATION")
     organizer = _person(ev.get("ORGANIZER"))
     attendees_raw = ev.get("ATTENDEE") or []
-    attendees = [_person(a) for a in (attendees_raw if isinstance(attendees_raw, list) else [attendees_raw])]
+    attendees = [
+        _person(a) for a in (attendees_raw if isinstance(attendees_raw, list) else [attendees_raw])
+    ]
     description = _text(ev, "DESCRIPTION")
     when = _when(start, end, all_day, tz)
     id_parts = [source_key, uid or summary]
@@ -209,7 +260,16 @@ def _add_event(ev: Any, result: ParseResult, source_key: str, locator: str, tz: 
         "locator": locator,
         **(series or {}),
     }
-    result.items.append(Item(stable_id("event", *id_parts), "event", summary, context, [Block("\n".join(lines))], meta))
+    result.items.append(
+        Item(
+            stable_id("event", *id_parts),
+            "event",
+            summary,
+            context,
+            [Block("\n".join(lines))],
+            meta,
+        )
+    )
 
 
 def _undated_event(ev: Any, summary: str, source_key: str, locator: str, note: str) -> Item:
@@ -220,8 +280,14 @@ def _undated_event(ev: Any, summary: str, source_key: str, locator: str, note: s
         if v:
             lines.append(f"{label}: {v}" if label else v)
     meta = {"location": _text(ev, "LOCATION"), "uid": uid, "locator": locator, "time_problem": note}
-    return Item(stable_id("event", source_key, uid), "event", summary, f'Calendar event "{summary}" (no date)',
-                [Block("\n".join(lines))], meta)
+    return Item(
+        stable_id("event", source_key, uid),
+        "event",
+        summary,
+        f'Calendar event "{summary}" (no date)',
+        [Block("\n".join(lines))],
+        meta,
+    )
 
 
 def _todo_item(todo: Any, source_key: str, locator: str, tz: ZoneInfo) -> Item:
@@ -231,7 +297,11 @@ def _todo_item(todo: Any, source_key: str, locator: str, tz: ZoneInfo) -> Item:
     done = status == "COMPLETED" or todo.get("COMPLETED") is not None
     description = _text(todo, "DESCRIPTION")
     uid = str(todo.get("UID", "")) or summary
-    text = f"To-do: {summary}" + (f" (due {due.astimezone(tz):%a %Y-%m-%d})" if due else "") + (" [done]" if done else " [open]")
+    text = (
+        f"To-do: {summary}"
+        + (f" (due {due.astimezone(tz):%a %Y-%m-%d})" if due else "")
+        + (" [done]" if done else " [open]")
+    )
     if description:
         text += "\n" + description
     meta = {
@@ -242,5 +312,11 @@ def _todo_item(todo: Any, source_key: str, locator: str, tz: ZoneInfo) -> Item:
         "status": "done" if done else "open",
         "locator": locator,
     }
-    return Item(stable_id("todo", source_key, uid), "todo", summary, f'To-do "{summary}"', [Block(text)], meta)
-
+    return Item(
+        stable_id("todo", source_key, uid),
+        "todo",
+        summary,
+        f'To-do "{summary}"',
+        [Block(text)],
+        meta,
+    )

@@ -100,7 +100,13 @@ def decode_header_value(value: object) -> tuple[str, str | None]:
     # decode_header drops whitespace between an encoded word and plain text inconsistently
     joined = ""
     for i, piece in enumerate(out):
-        if i and not joined.endswith((" ", "\t")) and not piece.startswith((" ", "\t")) and parts[i][1] is None and parts[i - 1][1] is None:
+        if (
+            i
+            and not joined.endswith((" ", "\t"))
+            and not piece.startswith((" ", "\t"))
+            and parts[i][1] is None
+            and parts[i - 1][1] is None
+        ):
             joined += " "
         joined += piece
     return " ".join(joined.replace("\r", " ").replace("\n", " ").split()), fallback

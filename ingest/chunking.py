@@ -51,7 +51,9 @@ class Chunker:
         return [len(e) for e in enc]
 
     def chunk_item(self, item: Item) -> list[Chunk]:
-        base = clean_meta({**item.meta, "item_id": item.item_id, "kind": item.kind, "title": item.title})
+        base = clean_meta(
+            {**item.meta, "item_id": item.item_id, "kind": item.kind, "title": item.title}
+        )
         chunks: list[Chunk] = []
         # group consecutive blocks of the same section
         groups: list[tuple[str | None, int | None, list[str]]] = []
@@ -69,7 +71,9 @@ class Chunker:
             budget = self.limit - self.specials - self.count([header + "\n"])[0] - 2  # join margin
             if budget < 24:  # absurdly long header: shorten it rather than lose the text
                 header = header[:120]
-                budget = self.limit - self.specials - self.count([header + "\n"])[0] - 2  # join margin
+                budget = (
+                    self.limit - self.specials - self.count([header + "\n"])[0] - 2
+                )  # join margin
             for body in self._pack(texts, budget):
                 meta = dict(base)
                 if section:

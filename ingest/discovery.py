@@ -26,8 +26,19 @@ CALENDAR_EXTENSIONS = {".ics", ".ical", ".ifb", ".vcs"}
 MBOX_EXTENSIONS = {".mbox", ".mbx"}
 SKIP_EXTENSIONS = {".msf", ".dat", ".lock", ".tmp", ".swp", ".db", ".sqlite", ".json"}
 _HEADER_LINE = re.compile(rb"^[A-Za-z][A-Za-z0-9-]{1,40}:[ \t]*\S", re.M)
-_MAIL_HEADERS = (b"from:", b"to:", b"subject:", b"date:", b"message-id:", b"received:",
-                 b"return-path:", b"mime-version:", b"content-type:", b"delivered-to:", b"reply-to:")
+_MAIL_HEADERS = (
+    b"from:",
+    b"to:",
+    b"subject:",
+    b"date:",
+    b"message-id:",
+    b"received:",
+    b"return-path:",
+    b"mime-version:",
+    b"content-type:",
+    b"delivered-to:",
+    b"reply-to:",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +124,11 @@ def _ignore_patterns(d: Path) -> list[str]:
     f = d / ".pdqignore"
     if not f.is_file():
         return []
-    return [ln.strip() for ln in f.read_text(errors="replace").splitlines() if ln.strip() and not ln.startswith("#")]
+    return [
+        ln.strip()
+        for ln in f.read_text(errors="replace").splitlines()
+        if ln.strip() and not ln.startswith("#")
+    ]
 
 
 def _ignored(p: Path, ignores: list[tuple[Path, str]]) -> bool:
@@ -132,7 +147,9 @@ def walk(root: Path) -> Iterator[SourceFile]:
     root = root.expanduser()
     if root.is_file():
         kind = classify(root)
-        yield SourceFile(root, kind, _mbox_folder(root, root) if kind == "mbox" else root.parent.name, root)
+        yield SourceFile(
+            root, kind, _mbox_folder(root, root) if kind == "mbox" else root.parent.name, root
+        )
         return
     ignores: list[tuple[Path, str]] = []
     for dirpath, dirnames, filenames in os.walk(root):
@@ -150,8 +167,13 @@ def walk(root: Path) -> Iterator[SourceFile]:
                     if not name.startswith(".") and p.is_file() and not ignored(p):
                         yield SourceFile(p, "message", folder, root)
             # descend only into Maildir++ subfolders and ordinary folders, never cur/new/tmp
-            dirnames[:] = sorted(n for n in dirnames if n not in ("cur", "new", "tmp") and not ignored(d / n)
-                                 and (not n.startswith(".") or is_maildir(d / n)))
+            dirnames[:] = sorted(
+                n
+                for n in dirnames
+                if n not in ("cur", "new", "tmp")
+                and not ignored(d / n)
+                and (not n.startswith(".") or is_maildir(d / n))
+            )
             continue
         dirnames[:] = sorted(n for n in dirnames if not n.startswith(".") and not ignored(d / n))
         for name in sorted(filenames):

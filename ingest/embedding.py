@@ -144,7 +144,10 @@ class SentenceTransformerEmbedder:
 
     @property
     def dim(self) -> int:
-        getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        getter = (
+            getattr(self.model, "get_embedding_dimension", None)
+            or self.model.get_sentence_embedding_dimension
+        )
         return int(getter())
 
     def embed(self, texts: list[str]) -> list[list[float]]:
@@ -154,7 +157,11 @@ class SentenceTransformerEmbedder:
         self.texts_embedded += len(texts)
         # encode() sorts by length internally, so each batch holds similar lengths (less padding)
         vecs = self.model.encode(
-            texts, batch_size=self._batch, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            texts,
+            batch_size=self._batch,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
         )
         return vecs.tolist()
 
@@ -163,7 +170,9 @@ class HashEmbedder:
     """A deterministic bag-of-words hashing embedder: fast tests only, never the product default.
     It shares the real tokenizer so chunking behaves exactly as in production."""
 
-    def __init__(self, tokenizer: Any = None, dim: int = 64, name: str = "test-hash-embedder") -> None:
+    def __init__(
+        self, tokenizer: Any = None, dim: int = 64, name: str = "test-hash-embedder"
+    ) -> None:
         self.name = name
         self._dim = dim
         self._tok = tokenizer
@@ -184,7 +193,9 @@ class HashEmbedder:
         if self._tok is None:
             from transformers import AutoTokenizer
 
-            self._tok = AutoTokenizer.from_pretrained(resolve_model_path(DEFAULT_EMBEDDING_MODEL), local_files_only=True)
+            self._tok = AutoTokenizer.from_pretrained(
+                resolve_model_path(DEFAULT_EMBEDDING_MODEL), local_files_only=True
+            )
         return self._tok
 
     def embed(self, texts: list[str]) -> list[list[float]]:

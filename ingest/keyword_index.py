@@ -27,10 +27,24 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 INDEX_DIR = "bm25"
-FILTER_FIELDS = ("item_id", "kind", "date", "thread_id", "from_name", "from_addr", "folder", "done",
-                 "path", "title", "uid", "mentions")
+FILTER_FIELDS = (
+    "item_id",
+    "kind",
+    "date",
+    "thread_id",
+    "from_name",
+    "from_addr",
+    "folder",
+    "done",
+    "path",
+    "title",
+    "uid",
+    "mentions",
+)
 PAGE = 5000
-FORMAT = 4  # what keyword_text()/joined_terms() index and FILTER_FIELDS keep; another format is rebuilt
+FORMAT = (
+    4  # what keyword_text()/joined_terms() index and FILTER_FIELDS keep; another format is rebuilt
+)
 
 
 def _stemmer() -> Any:
@@ -55,8 +69,13 @@ def joined_terms(text: str) -> str:
 def tokenize(texts: list[str], stemmer: Any) -> list[list[str]]:
     import bm25s
 
-    return bm25s.tokenize([joined_terms(t) for t in texts], stopwords="en", stemmer=stemmer,
-                          return_ids=False, show_progress=False)
+    return bm25s.tokenize(
+        [joined_terms(t) for t in texts],
+        stopwords="en",
+        stemmer=stemmer,
+        return_ids=False,
+        show_progress=False,
+    )
 
 
 @dataclass
@@ -85,16 +104,25 @@ class KeywordIndex:
 
             m = self.meta
             self._columns = {
-                "date": np.array([x.get("date", np.nan) if x.get("date") is not None else np.nan for x in m],
-                                 dtype=np.float64),
+                "date": np.array(
+                    [x.get("date", np.nan) if x.get("date") is not None else np.nan for x in m],
+                    dtype=np.float64,
+                ),
                 "kind": np.array([x.get("kind", "") for x in m], dtype=object),
                 "from_addr": np.array([x.get("from_addr", "") for x in m], dtype=object),
                 "not_done": np.array([x.get("done") is False for x in m], dtype=bool),
             }
         return self._columns
 
-    def mask(self, start: float | None = None, end: float | None = None, kinds: tuple[str, ...] = (),
-             senders: tuple[str, ...] = (), open_todos: bool = False, keep_undated: bool = False) -> Any:
+    def mask(
+        self,
+        start: float | None = None,
+        end: float | None = None,
+        kinds: tuple[str, ...] = (),
+        senders: tuple[str, ...] = (),
+        open_todos: bool = False,
+        keep_undated: bool = False,
+    ) -> Any:
         """Boolean array: the chunks inside ``[start, end)`` (epoch seconds), of ``kinds``, from
         ``senders``, open to-dos — the same rules as the Chroma ``where`` clause. With
         ``keep_undated``, chunks without a date (notes, documents) pass the date range."""
@@ -109,7 +137,9 @@ class KeywordIndex:
                 inside &= d >= start
             if end is not None:
                 inside &= d < end
-            if keep_undated:  # a question's time phrase: undated items and what mentions the range pass
+            if (
+                keep_undated
+            ):  # a question's time phrase: undated items and what mentions the range pass
                 inside |= np.isnan(d) | self.mentioning(start, end)
             out &= inside
         if kinds:
@@ -136,8 +166,16 @@ class KeywordIndex:
         out = np.zeros(len(self.ids), dtype=bool)
         if not self._mentions:
             return out
-        lo = min(self._mentions) if start is None else (date(1970, 1, 1) + timedelta(seconds=start)).toordinal()
-        hi = max(self._mentions) + 1 if end is None else (date(1970, 1, 1) + timedelta(seconds=end - 1)).toordinal() + 1
+        lo = (
+            min(self._mentions)
+            if start is None
+            else (date(1970, 1, 1) + timedelta(seconds=start)).toordinal()
+        )
+        hi = (
+            max(self._mentions) + 1
+            if end is None
+            else (date(1970, 1, 1) + timedelta(seconds=end - 1)).toordinal() + 1
+        )
         for day in range(lo, min(hi, lo + 400)):  # a year is plenty for "mentions"
             hits = self._mentions.get(day)
             if hits:
@@ -177,8 +215,12 @@ class KeywordIndex:
             return []
         k = min(k, len(self.ids))
         weight = None if mask is None else mask.astype(np.float32)
-        docs, scores = self.retriever.retrieve(tokens, k=k, show_progress=False, weight_mask=weight, n_threads=1)
-        return [(self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+        docs, scores = self.retriever.retrieve(
+            tokens, k=k, show_progress=False, weight_mask=weight, n_threads=1
+        )
+        return [
+            (self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0
+        ]
 
     def meta_of(self, chunk_id: str) -> dict:
         i = self._pos.get(chunk_id)
@@ -194,7 +236,9 @@ def keyword_text(doc: str, meta: dict | None) -> str:
     must still find it), and the words inside every address ("david_cobrain@..." → david cobrain)."""
     extra = " ".join(str(meta.get(k) or "") for k in ("to", "cc")).strip() if meta else ""
     text = f"{doc}\n{extra}" if extra else doc
-    words = {w for local in _ADDRESS.findall(text) for w in re.split(r"[._+-]+", local) if len(w) > 1}
+    words = {
+        w for local in _ADDRESS.findall(text) for w in re.split(r"[._+-]+", local) if len(w) > 1
+    }
     return f"{text}\n{' '.join(sorted(words))}" if words else text
 
 
@@ -208,8 +252,14 @@ def _read_all(collection: Any) -> tuple[list[str], list[str], list[dict]]:
         if not got["ids"]:
             break
         ids += got["ids"]
-        docs += [keyword_text(d or "", m) for d, m in zip(got["documents"], got["metadatas"], strict=True)]
-        metas += [{k: m.get(k) for k in FILTER_FIELDS if m and m.get(k) is not None} for m in got["metadatas"]]
+        docs += [
+            keyword_text(d or "", m)
+            for d, m in zip(got["documents"], got["metadatas"], strict=True)
+        ]
+        metas += [
+            {k: m.get(k) for k in FILTER_FIELDS if m and m.get(k) is not None}
+            for m in got["metadatas"]
+        ]
         offset += len(got["ids"])
     return ids, docs, metas
 
@@ -224,7 +274,9 @@ def build(collection: Any, generation: str) -> KeywordIndex:
     stemmer = _stemmer()
     retriever = bm25s.BM25()
     if docs:
-        tokens = bm25s.tokenize([joined_terms(d) for d in docs], stopwords="en", stemmer=stemmer, show_progress=False)
+        tokens = bm25s.tokenize(
+            [joined_terms(d) for d in docs], stopwords="en", stemmer=stemmer, show_progress=False
+        )
         retriever.index(tokens, show_progress=False)  # keeps tokens.vocab as vocab_dict
     else:
         retriever.vocab_dict = {}
@@ -240,9 +292,12 @@ def save(index: KeywordIndex, store: Path) -> None:
     tmp.mkdir(mode=0o700)
     if index.ids:
         index.retriever.save(str(tmp), show_progress=False)
-    (tmp / "chunks.json").write_text(json.dumps(
-        {"format": FORMAT, "generation": index.generation, "ids": index.ids, "meta": index.meta}),
-        encoding="utf-8")
+    (tmp / "chunks.json").write_text(
+        json.dumps(
+            {"format": FORMAT, "generation": index.generation, "ids": index.ids, "meta": index.meta}
+        ),
+        encoding="utf-8",
+    )
     old = store / f".{INDEX_DIR}.old{os.getpid()}"
     if final.exists():
         final.rename(old)

@@ -28,7 +28,9 @@ from .quoting import split_reply
 
 logger = logging.getLogger(__name__)
 
-_SUBJECT_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|vs|antw|tr|rif|r)\s*(\[\d+\])?\s*:\s*)+", re.I)
+_SUBJECT_PREFIX = re.compile(
+    r"^\s*((re|fw|fwd|aw|wg|sv|vs|antw|tr|rif|r)\s*(\[\d+\])?\s*:\s*)+", re.I
+)
 _MSGID = re.compile(r"<[^<>\s]+>")
 
 
@@ -96,8 +98,8 @@ def _parse_date(msg: Message, tz: ZoneInfo) -> datetime | None:
 
 
 def _part_text(part: Message, ctx: MailContext) -> str:
-    payload = part.get_payload(decode=True)
-    if payload is None:
+    payload: Any = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
         raw = part.get_payload()
         payload = raw.encode("utf-8", "replace") if isinstance(raw, str) else b""
     try:
@@ -120,8 +122,16 @@ def _filename(part: Message) -> str | None:
     return None
 
 
-_SIGNATURE_TYPES = ("application/pgp-signature", "application/pkcs7-signature", "application/x-pkcs7-signature")
-_ENCRYPTED_TYPES = ("application/pgp-encrypted", "application/pkcs7-mime", "application/x-pkcs7-mime")
+_SIGNATURE_TYPES = (
+    "application/pgp-signature",
+    "application/pkcs7-signature",
+    "application/x-pkcs7-signature",
+)
+_ENCRYPTED_TYPES = (
+    "application/pgp-encrypted",
+    "application/pkcs7-mime",
+    "application/x-pkcs7-mime",
+)
 
 
 def _is_attachment(part: Message) -> bool:
@@ -183,7 +193,7 @@ def parse_message_bytes(raw: bytes, ctx: MailContext) -> ParseResult:
 def _thread_id(message_id: str, refs: list[str], in_reply_to: list[str], subject: str) -> str:
     """The thread: its first message's id (References, In-Reply-To), else the subject for a
     reply ("Re: ...") or a message without an id, else the message itself."""
-    root = (refs[:1] or in_reply_to[:1] or [None])[0]
+    root = (refs + in_reply_to)[0] if refs or in_reply_to else ""
     if root:
         return stable_id("thread", root.lower())
     if _SUBJECT_PREFIX.match(subject) or not message_id:
@@ -191,11 +201,17 @@ def _thread_id(message_id: str, refs: list[str], in_reply_to: list[str], subject
     return stable_id("thread", message_id.lower())
 
 
-def _context_line(frm: tuple[str, str], to: list[tuple[str, str]], local_date: datetime | None, subject: str) -> str:
+def _context_line(
+    frm: tuple[str, str], to: list[tuple[str, str]], local_date: datetime | None, subject: str
+) -> str:
     """'Email from Anna Lee to Sam Carter, 2026-03-10 16:50, "Budget review prep"'."""
     who = frm[0] or frm[1] or "unknown sender"
     to_short = _short(to) or "(no recipient)"
-    context = f"Email from {who} to {to_short}, {local_date:%Y-%m-%d %H:%M}" if local_date else f"Email from {who} to {to_short}"
+    context = (
+        f"Email from {who} to {to_short}, {local_date:%Y-%m-%d %H:%M}"
+        if local_date
+        else f"Email from {who} to {to_short}"
+    )
     return context + (f', "{subject}"' if subject else ", (no subject)")
 
 
@@ -259,7 +275,9 @@ def _message_items(msg: Message, ctx: MailContext) -> ParseResult:
     return result
 
 
-def _add_attachments(result: ParseResult, email_item: Item, parts: list[Message], ctx: MailContext) -> None:
+def _add_attachments(
+    result: ParseResult, email_item: Item, parts: list[Message], ctx: MailContext
+) -> None:
     """The attachments' own items, and their names on the message."""
     names = []
     for idx, part in enumerate(parts):
@@ -270,7 +288,9 @@ def _add_attachments(result: ParseResult, email_item: Item, parts: list[Message]
         email_item.meta["attachments"] = names
 
 
-def _attachment_items(part: Message, name: str, idx: int, parent: Item, ctx: MailContext) -> ParseResult:
+def _attachment_items(
+    part: Message, name: str, idx: int, parent: Item, ctx: MailContext
+) -> ParseResult:
     from .calendar import parse_calendar_bytes
     from .documents import SUPPORTED_DOC_EXTENSIONS, parse_document_bytes
 
@@ -279,9 +299,11 @@ def _attachment_items(part: Message, name: str, idx: int, parent: Item, ctx: Mai
     if ctype == "message/rfc822":
         inner = part.get_payload()
         inner_msg = inner[0] if isinstance(inner, list) and inner else None
-        if inner_msg is None:
+        if not isinstance(inner_msg, Message):
             return ParseResult()
-        sub = MailContext(ctx.source_path, ctx.folder, locator, ctx.timezone, ctx.max_attachment_bytes)
+        sub = MailContext(
+            ctx.source_path, ctx.folder, locator, ctx.timezone, ctx.max_attachment_bytes
+        )
         nested = _message_items(inner_msg, sub)
         # the attached message becomes an attachment of its carrier, with its own headers kept
         out = ParseResult(problems=nested.problems)
@@ -292,9 +314,14 @@ def _attachment_items(part: Message, name: str, idx: int, parent: Item, ctx: Mai
                 it.meta.update(parent_id=parent.item_id, parent_subject=parent.title, filename=name)
             out.items.append(it)
         return out
-    data = part.get_payload(decode=True) or b""
+    payload = part.get_payload(decode=True)
+    data = payload if isinstance(payload, bytes) else b""
     if len(data) > ctx.max_attachment_bytes:
-        return ParseResult(problems=[Problem(locator, "too large", f"{len(data) / 1e6:.1f} MB attachment over the limit")])
+        return ParseResult(
+            problems=[
+                Problem(locator, "too large", f"{len(data) / 1e6:.1f} MB attachment over the limit")
+            ]
+        )
     ext = PurePath(name).suffix.lower()
     parent_meta = {
         "parent_id": parent.item_id,
@@ -310,11 +337,17 @@ def _attachment_items(part: Message, name: str, idx: int, parent: Item, ctx: Mai
         "filename": name,
     }
     if ctype == "text/calendar" or ext in (".ics", ".ical", ".ifb", ".vcs"):
-        res = parse_calendar_bytes(data, source_key=parent.item_id + "/" + name, locator=locator, timezone=ctx.timezone)
+        res = parse_calendar_bytes(
+            data, source_key=parent.item_id + "/" + name, locator=locator, timezone=ctx.timezone
+        )
         for it in res.items:
             it.meta.update({k: v for k, v in parent_meta.items() if k not in ("date", "date_iso")})
         return res
-    if ext not in SUPPORTED_DOC_EXTENSIONS and ctype not in ("text/plain", "text/html", "application/pdf"):
+    if ext not in SUPPORTED_DOC_EXTENSIONS and ctype not in (
+        "text/plain",
+        "text/html",
+        "application/pdf",
+    ):
         return ParseResult(problems=[Problem(locator, "unsupported type", ctype, unsupported=True)])
     try:
         blocks = parse_document_bytes(data, name, ctype)
@@ -324,7 +357,11 @@ def _attachment_items(part: Message, name: str, idx: int, parent: Item, ctx: Mai
         reason = exc.reason if isinstance(exc, ItemError) else "corrupt"
         detail = exc.detail if isinstance(exc, ItemError) else f"{type(exc).__name__}: {exc}"[:300]
         # an empty attachment is nothing to read, not a failure
-        return ParseResult(problems=[Problem(locator, reason, detail, unsupported=reason in ("empty", "unsupported"))])
+        return ParseResult(
+            problems=[
+                Problem(locator, reason, detail, unsupported=reason in ("empty", "unsupported"))
+            ]
+        )
     att_id = stable_id("att", parent.item_id, name, data)
     sender = parent.meta.get("from_name") or parent.meta.get("from_addr") or "unknown sender"
     context = f'Attachment "{name}" of email from {sender}, "{parent.title}"'
@@ -338,32 +375,51 @@ def parse_msg_file(path: str, ctx: MailContext) -> ParseResult:
     from .errors import ItemError
 
     try:
-        m = extract_msg.openMsg(path)
+        m: Any = extract_msg.openMsg(path)
     except Exception as exc:
-        raise ItemError("corrupt", f"not a readable Outlook message ({type(exc).__name__})") from exc
+        raise ItemError(
+            "corrupt", f"not a readable Outlook message ({type(exc).__name__})"
+        ) from exc
     try:
         # rebuild a MIME message so one code path decides body, quoting and attachments
         from email.message import EmailMessage
 
         em = EmailMessage()
-        for h, v in (("Subject", m.subject), ("From", m.sender), ("To", m.to), ("Cc", m.cc), ("Message-ID", m.messageId)):
+        for h, v in (
+            ("Subject", m.subject),
+            ("From", m.sender),
+            ("To", m.to),
+            ("Cc", m.cc),
+            ("Message-ID", m.messageId),
+        ):
             if v:
                 em[h] = " ".join(str(v).split())
         if m.date:
-            em["Date"] = email.utils.format_datetime(m.date if m.date.tzinfo else m.date.replace(tzinfo=UTC))
+            em["Date"] = email.utils.format_datetime(
+                m.date if m.date.tzinfo else m.date.replace(tzinfo=UTC)
+            )
         body = m.body or ""
         html = m.htmlBody
         if body.strip():
             em.set_content(body)
         elif html:
-            em.set_content(html.decode("utf-8", "replace") if isinstance(html, bytes) else str(html), subtype="html")
+            em.set_content(
+                html.decode("utf-8", "replace") if isinstance(html, bytes) else str(html),
+                subtype="html",
+            )
         else:
             em.set_content("")
         for att in m.attachments:
             data = getattr(att, "data", None)
-            name = getattr(att, "longFilename", None) or getattr(att, "shortFilename", None) or "attachment"
+            name = (
+                getattr(att, "longFilename", None)
+                or getattr(att, "shortFilename", None)
+                or "attachment"
+            )
             if isinstance(data, bytes):
-                em.add_attachment(data, maintype="application", subtype="octet-stream", filename=name)
+                em.add_attachment(
+                    data, maintype="application", subtype="octet-stream", filename=name
+                )
         msg = email.message_from_bytes(em.as_bytes(), policy=compat32)
         return _message_items(msg, ctx)
     finally:

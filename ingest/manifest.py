@@ -57,7 +57,9 @@ class SourceState:
 class Manifest:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+        self.db = sqlite3.connect(
+            str(path), timeout=30, isolation_level=None, check_same_thread=False
+        )
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
@@ -107,7 +109,16 @@ class Manifest:
             "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(path) DO UPDATE SET kind=excluded.kind, size=excluded.size, "
             "mtime_ns=excluded.mtime_ns, read_to=excluded.read_to, tail_hash=excluded.tail_hash, "
             "problems=excluded.problems, synced_at=excluded.synced_at",
-            (st.path, st.kind, st.size, st.mtime_ns, st.read_to, st.tail_hash, st.problems, time.time()),
+            (
+                st.path,
+                st.kind,
+                st.size,
+                st.mtime_ns,
+                st.read_to,
+                st.tail_hash,
+                st.problems,
+                time.time(),
+            ),
         )
 
     def delete_source(self, path: str) -> None:
@@ -117,7 +128,9 @@ class Manifest:
         """Force a re-read of the sources these items came from (after a crash repair)."""
         sql = "SELECT DISTINCT source FROM links WHERE item_id IN ({marks})"
         sources = [r[0] for r in self._rows_for(sql, item_ids)]
-        self.db.executemany("UPDATE sources SET mtime_ns=-1, read_to=0 WHERE path=?", [(s,) for s in sources])
+        self.db.executemany(
+            "UPDATE sources SET mtime_ns=-1, read_to=0 WHERE path=?", [(s,) for s in sources]
+        )
 
     # --- items and links -------------------------------------------------------------------
     def _rows_for(self, sql: str, ids: list[str]) -> Iterator[tuple]:
@@ -137,10 +150,23 @@ class Manifest:
         return {iid: (kind, n) for iid, kind, n in self._rows_for(sql, item_ids)}
 
     def has_link(self, item_id: str, source: str, locator: str) -> bool:
-        return self.db.execute("SELECT 1 FROM links WHERE item_id=? AND source=? AND locator=?",
-                               (item_id, source, locator)).fetchone() is not None
+        return (
+            self.db.execute(
+                "SELECT 1 FROM links WHERE item_id=? AND source=? AND locator=?",
+                (item_id, source, locator),
+            ).fetchone()
+            is not None
+        )
 
-    def put_item(self, item_id: str, kind: str, content_hash: str, n_chunks: int, title: str, date: int | None) -> None:
+    def put_item(
+        self,
+        item_id: str,
+        kind: str,
+        content_hash: str,
+        n_chunks: int,
+        title: str,
+        date: int | None,
+    ) -> None:
         self.db.execute(
             "INSERT INTO items(item_id, kind, content_hash, n_chunks, title, date, updated_at) VALUES(?,?,?,?,?,?,?) "
             "ON CONFLICT(item_id) DO UPDATE SET kind=excluded.kind, content_hash=excluded.content_hash, "
@@ -158,32 +184,58 @@ class Manifest:
 
     def kinds_of_source(self, source: str) -> dict[str, int]:
         """How many items of each kind one source holds."""
-        return dict(self.db.execute(
-            "SELECT i.kind, COUNT(*) FROM links l JOIN items i ON i.item_id = l.item_id WHERE l.source=? GROUP BY i.kind",
-            (source,)).fetchall())
+        return dict(
+            self.db.execute(
+                "SELECT i.kind, COUNT(*) FROM links l JOIN items i ON i.item_id = l.item_id WHERE l.source=? GROUP BY i.kind",
+                (source,),
+            ).fetchall()
+        )
 
     def add_link(self, item_id: str, source: str, locator: str, folder: str | None) -> None:
-        self.db.execute("INSERT OR IGNORE INTO links(item_id, source, locator, folder) VALUES(?,?,?,?)",
-                        (item_id, source, locator, folder))
+        self.db.execute(
+            "INSERT OR IGNORE INTO links(item_id, source, locator, folder) VALUES(?,?,?,?)",
+            (item_id, source, locator, folder),
+        )
 
     def links_of_source(self, source: str) -> set[tuple[str, str]]:
-        return {(i, loc) for i, loc in self.db.execute("SELECT item_id, locator FROM links WHERE source=?", (source,))}
+        return {
+            (i, loc)
+            for i, loc in self.db.execute(
+                "SELECT item_id, locator FROM links WHERE source=?", (source,)
+            )
+        }
 
     def remove_links(self, source: str, pairs: Iterable[tuple[str, str]] | None = None) -> set[str]:
         """Remove links of ``source`` (all, or the given (item, locator) pairs); return the items
         that have no link left (to be deleted)."""
         if pairs is None:
-            affected = {r[0] for r in self.db.execute("SELECT item_id FROM links WHERE source=?", (source,))}
+            affected = {
+                r[0] for r in self.db.execute("SELECT item_id FROM links WHERE source=?", (source,))
+            }
             self.db.execute("DELETE FROM links WHERE source=?", (source,))
         else:
             pairs = list(pairs)
             affected = {i for i, _ in pairs}
-            self.db.executemany("DELETE FROM links WHERE item_id=? AND source=? AND locator=?",
-                                [(i, source, loc) for i, loc in pairs])
-        return {i for i in affected if not self.db.execute("SELECT 1 FROM links WHERE item_id=? LIMIT 1", (i,)).fetchone()}
+            self.db.executemany(
+                "DELETE FROM links WHERE item_id=? AND source=? AND locator=?",
+                [(i, source, loc) for i, loc in pairs],
+            )
+        return {
+            i
+            for i in affected
+            if not self.db.execute("SELECT 1 FROM links WHERE item_id=? LIMIT 1", (i,)).fetchone()
+        }
 
     def folders_of(self, item_id: str) -> list[str]:
-        return sorted({r[0] for r in self.db.execute("SELECT DISTINCT folder FROM links WHERE item_id=? AND folder IS NOT NULL AND folder != ''", (item_id,))})
+        return sorted(
+            {
+                r[0]
+                for r in self.db.execute(
+                    "SELECT DISTINCT folder FROM links WHERE item_id=? AND folder IS NOT NULL AND folder != ''",
+                    (item_id,),
+                )
+            }
+        )
 
     def chunk_ids(self, item_ids: Iterable[str]) -> list[str]:
         ids = list(item_ids)
@@ -192,7 +244,9 @@ class Manifest:
 
     # --- pending journal ---------------------------------------------------------------------
     def mark_pending(self, item_ids: Iterable[str], op: str) -> None:
-        self.db.executemany("INSERT OR REPLACE INTO pending(item_id, op) VALUES(?, ?)", [(i, op) for i in item_ids])
+        self.db.executemany(
+            "INSERT OR REPLACE INTO pending(item_id, op) VALUES(?, ?)", [(i, op) for i in item_ids]
+        )
 
     def clear_pending(self, item_ids: Iterable[str]) -> None:
         self.db.executemany("DELETE FROM pending WHERE item_id=?", [(i,) for i in item_ids])
@@ -202,13 +256,19 @@ class Manifest:
 
     # --- figures -------------------------------------------------------------------------------
     def counts_by_kind(self) -> dict[str, int]:
-        return dict(self.db.execute("SELECT kind, COUNT(*) FROM items GROUP BY kind ORDER BY kind").fetchall())
+        return dict(
+            self.db.execute(
+                "SELECT kind, COUNT(*) FROM items GROUP BY kind ORDER BY kind"
+            ).fetchall()
+        )
 
     def total_chunks(self) -> int:
         return int(self.db.execute("SELECT COALESCE(SUM(n_chunks), 0) FROM items").fetchone()[0])
 
     def date_range(self) -> tuple[int | None, int | None]:
-        row = self.db.execute("SELECT MIN(date), MAX(date) FROM items WHERE date IS NOT NULL").fetchone()
+        row = self.db.execute(
+            "SELECT MIN(date), MAX(date) FROM items WHERE date IS NOT NULL"
+        ).fetchone()
         return row[0], row[1]
 
     def n_sources(self) -> int:

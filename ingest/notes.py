@@ -61,7 +61,11 @@ def parse_note(path: Path, data: bytes, *, title: str, tz: ZoneInfo) -> ParseRes
     if not text.strip():
         raise ItemError("empty", "the file has no text")
     org = path.suffix.lower() == ".org"
-    blocks = _sections(text, org) if path.suffix.lower() in (".md", ".markdown", ".org") else [Block(text.strip())]
+    blocks = (
+        _sections(text, org)
+        if path.suffix.lower() in (".md", ".markdown", ".org")
+        else [Block(text.strip())]
+    )
     meta = {"path": str(path), "locator": str(path), "charset_fallback": fallback}
     note = Item(stable_id("note", str(path)), "note", title, f"Note {title}", blocks, meta)
     todos = todo_items(markdown_todos(text, tz), path=str(path), title=title, tz=tz)
@@ -70,4 +74,6 @@ def parse_note(path: Path, data: bytes, *, title: str, tz: ZoneInfo) -> ParseRes
 
 def parse_todotxt(path: Path, data: bytes, *, title: str, tz: ZoneInfo) -> ParseResult:
     text, _ = decode_bytes(data)
-    return ParseResult(items=todo_items(todotxt_todos(text, tz), path=str(path), title=title, tz=tz))
+    return ParseResult(
+        items=todo_items(todotxt_todos(text, tz), path=str(path), title=title, tz=tz)
+    )

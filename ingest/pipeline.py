@@ -77,7 +77,9 @@ class _Run:
         self.files_total = 0
         self.flush_seconds = 0.0  # time spent in flush(), kept out of the parse timing
         # None in a dry run: nothing is written
-        self.writer = Writer(store, embedder, lambda: self.chunker, report) if store is not None else None
+        self.writer = (
+            Writer(store, embedder, lambda: self.chunker, report) if store is not None else None
+        )
 
     @property
     def chunker(self) -> Chunker:
@@ -164,7 +166,9 @@ class _Run:
         if folder:
             item.meta["folder"] = folder
         if item.kind in MENTION_KINDS:
-            days = mentioned_days(" ".join(b.text for b in item.blocks), item.meta.get("date"), self.settings.timezone)
+            days = mentioned_days(
+                " ".join(b.text for b in item.blocks), item.meta.get("date"), self.settings.timezone
+            )
             item.meta["mentions"] = " ".join(d.isoformat() for d in days) or None
         self.batch[item.item_id] = item
         self.batch_chunks += max(1, len(item.blocks))
@@ -207,7 +211,7 @@ _WRITE_FAILURES = re.compile(
 )
 
 
-def _write_failure(exc: BaseException) -> bool:
+def _write_failure(exc: BaseException | None) -> bool:
     """Is this (or what caused it) a failed write: a full disk, a size limit, a read-only file?"""
     while exc is not None:
         if isinstance(exc, OSError) and exc.errno in (
@@ -263,11 +267,13 @@ def ingest_paths(
         return report
     prepare_dir(store_dir)
     with StoreLock(store_dir):
-        where = {"chroma_url": settings.chroma_url, "collection": settings.chroma_collection}
+        url, name = settings.chroma_url, settings.chroma_collection
         if rebuild:
-            Store.wipe(store_dir, **where)
+            Store.wipe(store_dir, chroma_url=url, collection=name)
         signature = chunker_signature(settings, embedder.max_seq_length)
-        store = Store.open(store_dir, model=embedder.name, chunker=signature, **where)
+        store = Store.open(
+            store_dir, model=embedder.name, chunker=signature, chroma_url=url, collection=name
+        )
         try:
             report.repaired = repair(store)
             run = _Run(settings, store, embedder, report, progress)

@@ -21,7 +21,9 @@ _ATTRIBUTION = re.compile(
 )
 _ATTRIBUTION_START = re.compile(r"^\s*(on|le|am|el|op|il)\s+\S.*", re.I)
 _ATTRIBUTION_END = re.compile(r"(wrote|a écrit|schrieb|escribió|schreef|ha scritto)\s*:\s*$", re.I)
-_ORIGINAL = re.compile(r"^\s*-{2,}\s*(original message|ursprüngliche nachricht|message d'origine)\s*-{2,}\s*$", re.I)
+_ORIGINAL = re.compile(
+    r"^\s*-{2,}\s*(original message|ursprüngliche nachricht|message d'origine)\s*-{2,}\s*$", re.I
+)
 _OUTLOOK_RULE = re.compile(r"^\s*_{10,}\s*$")
 _OUTLOOK_FROM = re.compile(r"^\s*\*?(from|von|de)\s*:\*?\s+\S", re.I)
 _OUTLOOK_SENT = re.compile(r"^\s*\*?(sent|date|gesendet|envoyé)\s*:\*?\s+\S", re.I)
@@ -45,7 +47,11 @@ def _quote_starts_at(lines: list[str], i: int) -> bool:
     if _ATTRIBUTION.match(ln) or _ORIGINAL.match(ln):
         return True
     # a two-line attribution: "On Tue, 3 Mar 2026, Anna Lee <anna@x.org>" / "wrote:"
-    if _ATTRIBUTION_START.match(ln) and i + 1 < len(lines) and _ATTRIBUTION_END.search(lines[i + 1]):
+    if (
+        _ATTRIBUTION_START.match(ln)
+        and i + 1 < len(lines)
+        and _ATTRIBUTION_END.search(lines[i + 1])
+    ):
         return len(ln) + len(lines[i + 1]) < 300
     # Outlook: a rule or directly "From: ..." followed within two lines by "Sent:/Date:"
     if _OUTLOOK_FROM.match(ln) or _OUTLOOK_RULE.match(ln):
@@ -85,7 +91,11 @@ def split_reply(body: str) -> Reply:
         if _SIGNATURE.match(ln) and not in_forward:
             # signature: drop it, but keep any inline answers that could follow a quote below
             j = i + 1
-            while j < len(lines) and not lines[j].lstrip().startswith(">") and not _quote_starts_at(lines, j):
+            while (
+                j < len(lines)
+                and not lines[j].lstrip().startswith(">")
+                and not _quote_starts_at(lines, j)
+            ):
                 j += 1
             i = j
             continue
@@ -93,7 +103,9 @@ def split_reply(body: str) -> Reply:
         i += 1
 
     new_text = _tidy("\n".join(new))
-    excerpt_words = " ".join(" ".join(q for q in quoted if q and not _ATTRIBUTION.match(q)).split()[:40])
+    excerpt_words = " ".join(
+        " ".join(q for q in quoted if q and not _ATTRIBUTION.match(q)).split()[:40]
+    )
     if not new_text.strip():
         # a bare forward or a quote-only message: keep the quote rather than lose the message
         return Reply(new_text=_tidy(body), quoted_excerpt="", had_quote=bool(quoted))

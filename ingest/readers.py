@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from .calendar import parse_calendar_bytes
@@ -51,13 +52,25 @@ def read_source(src: SourceFile, settings: Settings, *, start: int = 0) -> Itera
                 result = _message(src, settings)
             yield result
         elif src.kind == "unsupported":
-            yield ParseResult(problems=[Problem(locator, "unsupported type", src.path.suffix or "no extension",
-                                                unsupported=True)])
+            yield ParseResult(
+                problems=[
+                    Problem(
+                        locator,
+                        "unsupported type",
+                        src.path.suffix or "no extension",
+                        unsupported=True,
+                    )
+                ]
+            )
         else:
             size = src.path.stat().st_size
             if size > settings.max_file_mb * 1024 * 1024:
-                raise ItemError("too large", f"{size / 1e6:.0f} MB is over max_file_mb={settings.max_file_mb:g}")
-            with time_limit(settings.max_file_seconds):  # parse fully inside the limit, yield outside it
+                raise ItemError(
+                    "too large", f"{size / 1e6:.0f} MB is over max_file_mb={settings.max_file_mb:g}"
+                )
+            with time_limit(
+                settings.max_file_seconds
+            ):  # parse fully inside the limit, yield outside it
                 result = _file(src, settings)
             yield result
     except Exception as exc:
@@ -65,8 +78,13 @@ def read_source(src: SourceFile, settings: Settings, *, start: int = 0) -> Itera
 
 
 def _mail_context(src: SourceFile, settings: Settings, locator: str) -> MailContext:
-    return MailContext(str(src.path), src.folder, locator, timezone=settings.timezone,
-                       max_attachment_bytes=int(settings.max_attachment_mb * 1024 * 1024))
+    return MailContext(
+        str(src.path),
+        src.folder,
+        locator,
+        timezone=settings.timezone,
+        max_attachment_bytes=int(settings.max_attachment_mb * 1024 * 1024),
+    )
 
 
 def _mbox(src: SourceFile, settings: Settings, start: int) -> Iterator[ParseResult]:
@@ -93,10 +111,15 @@ def _file(src: SourceFile, settings: Settings) -> ParseResult:
     tz = ZoneInfo(settings.timezone)
     title = display_path(path, src.root)
     if src.kind == "calendar":
-        return parse_calendar_bytes(path.read_bytes(), source_key=str(path), locator=locator,
-                                    timezone=settings.timezone, now=settings.current_time(),
-                                    past_days=settings.calendar_past_days,
-                                    future_days=settings.calendar_future_days)
+        return parse_calendar_bytes(
+            path.read_bytes(),
+            source_key=str(path),
+            locator=locator,
+            timezone=settings.timezone,
+            now=settings.current_time(),
+            past_days=settings.calendar_past_days,
+            future_days=settings.calendar_future_days,
+        )
     if src.kind == "todotxt":
         return parse_todotxt(path, path.read_bytes(), title=title, tz=tz)
     if src.kind == "note":
@@ -110,7 +133,7 @@ def _document(path: Path, title: str) -> ParseResult:
     from .items import Item, stable_id
 
     blocks = parse_document_file(path)
-    meta = {"path": str(path), "locator": str(path), "filename": path.name}
+    meta: dict[str, Any] = {"path": str(path), "locator": str(path), "filename": path.name}
     pages = [b.page for b in blocks if b.page]
     if pages:
         meta["pages"] = max(pages)

@@ -17,11 +17,30 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-_DAYS = {"MO": "Monday", "TU": "Tuesday", "WE": "Wednesday", "TH": "Thursday", "FR": "Friday",
-         "SA": "Saturday", "SU": "Sunday"}
-_ORDINAL = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", -1: "last", -2: "second to last"}
-_UNIT = {"DAILY": ("daily", "days"), "WEEKLY": ("weekly", "weeks"), "MONTHLY": ("monthly", "months"),
-         "YEARLY": ("yearly", "years")}
+_DAYS = {
+    "MO": "Monday",
+    "TU": "Tuesday",
+    "WE": "Wednesday",
+    "TH": "Thursday",
+    "FR": "Friday",
+    "SA": "Saturday",
+    "SU": "Sunday",
+}
+_ORDINAL = {
+    1: "first",
+    2: "second",
+    3: "third",
+    4: "fourth",
+    5: "fifth",
+    -1: "last",
+    -2: "second to last",
+}
+_UNIT = {
+    "DAILY": ("daily", "days"),
+    "WEEKLY": ("weekly", "weeks"),
+    "MONTHLY": ("monthly", "months"),
+    "YEARLY": ("yearly", "years"),
+}
 MAX_OCCURRENCES = 12  # per series and question
 
 
@@ -41,7 +60,7 @@ def _byday(value: str) -> str:
 
 
 def in_words(rule: str, start: datetime) -> str:
-    """"weekly on Saturday", "every 2 weeks on Monday", "monthly on the first Saturday",
+    """ "weekly on Saturday", "every 2 weeks on Monday", "monthly on the first Saturday",
     "yearly on 14 March", "daily" (+ ", 20 times" / ", until 2026-06-30")."""
     p = _parts(rule)
     freq = p.get("FREQ", "").upper()
@@ -66,7 +85,9 @@ def in_words(rule: str, start: datetime) -> str:
     return text
 
 
-def occurrences(meta: dict[str, Any], start: datetime | None, end: datetime | None, tz: str) -> list[datetime]:
+def occurrences(
+    meta: dict[str, Any], start: datetime | None, end: datetime | None, tz: str
+) -> list[datetime]:
     """Starts of a stored series' occurrences in [start, end) (aware, in ``tz``), at most
     MAX_OCCURRENCES; empty when the item is not part of a series."""
     from dateutil.rrule import rrulestr
@@ -82,11 +103,14 @@ def occurrences(meta: dict[str, Any], start: datetime | None, end: datetime | No
     except (ValueError, TypeError):
         return []
     lo = (start or dtstart).astimezone(zone).replace(tzinfo=None)
-    hi = (end or (lo + timedelta(days=366 * 5)))
+    hi = end or (lo + timedelta(days=366 * 5))
     hi = hi.astimezone(zone).replace(tzinfo=None) if hi.tzinfo else hi
-    skipped = {datetime.fromisoformat(x).astimezone(zone).replace(tzinfo=None)
-               for x in str(meta.get("series_exdates") or "").split(";") if x.strip()}
-    out = []
+    skipped = {
+        datetime.fromisoformat(x).astimezone(zone).replace(tzinfo=None)
+        for x in str(meta.get("series_exdates") or "").split(";")
+        if x.strip()
+    }
+    out: list[datetime] = []
     for dt in rr.xafter(lo - timedelta(seconds=1), inc=True):
         if dt >= hi or len(out) >= MAX_OCCURRENCES:
             break

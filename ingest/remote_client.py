@@ -17,12 +17,18 @@ def openai_client(url: str, settings: Settings) -> Any:
     import openai
 
     key = settings.llm_api_key.get_secret_value() or "not-needed"  # local servers take any key
-    return openai.OpenAI(base_url=url, api_key=key, timeout=settings.llm_timeout,
-                         max_retries=settings.llm_retries)
+    return openai.OpenAI(
+        base_url=url, api_key=key, timeout=settings.llm_timeout, max_retries=settings.llm_retries
+    )
 
 
-def explain(exc: BaseException, url: str, model: str = "", what: str = "model server",
-            model_setting: str = "PDQ_LLM_MODEL") -> RemoteError:
+def explain(
+    exc: BaseException,
+    url: str,
+    model: str = "",
+    what: str = "model server",
+    model_setting: str = "PDQ_LLM_MODEL",
+) -> RemoteError:
     """One clear sentence for what went wrong talking to the ``what`` at ``url``."""
     import openai
 
@@ -32,8 +38,10 @@ def explain(exc: BaseException, url: str, model: str = "", what: str = "model se
     elif isinstance(exc, openai.APIConnectionError):
         msg = f"cannot reach {there}: is it running, and is the URL right (it usually ends in /v1)?"
     elif isinstance(exc, openai.NotFoundError):
-        msg = (f"{there} has no model {model!r} (or no such endpoint); set {model_setting} to a "
-               "name from its /v1/models")
+        msg = (
+            f"{there} has no model {model!r} (or no such endpoint); set {model_setting} to a "
+            "name from its /v1/models"
+        )
     elif isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
         msg = f"{there} refused the API key (PDQ_LLM_API_KEY)"
     elif isinstance(exc, openai.APIStatusError):

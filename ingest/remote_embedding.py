@@ -45,7 +45,9 @@ class RemoteEmbedder:
         self._client: Any = None
         self._dim: int | None = None
         self._local = SentenceTransformerEmbedder(settings)  # for the tokenizer only
-        self._fallback = SentenceTransformerEmbedder(settings.model_copy(update={"embedding_model": DEFAULT_EMBEDDING_MODEL}))
+        self._fallback = SentenceTransformerEmbedder(
+            settings.model_copy(update={"embedding_model": DEFAULT_EMBEDDING_MODEL})
+        )
         self.calls = 0
         self.texts_embedded = 0
 
@@ -87,11 +89,18 @@ class RemoteEmbedder:
             try:
                 resp = self.client.embeddings.create(model=self.name, input=batch)
             except Exception as exc:
-                raise explain(exc, self.url, self.name, what="embedding server",
-                              model_setting="PDQ_EMBEDDING_MODEL") from exc
+                raise explain(
+                    exc,
+                    self.url,
+                    self.name,
+                    what="embedding server",
+                    model_setting="PDQ_EMBEDDING_MODEL",
+                ) from exc
             rows = sorted(resp.data, key=lambda d: d.index)
             if len(rows) != len(batch):
-                raise RemoteError(f"the embedding server at {self.url} returned {len(rows)} vectors for {len(batch)} texts")
+                raise RemoteError(
+                    f"the embedding server at {self.url} returned {len(rows)} vectors for {len(batch)} texts"
+                )
             for r in rows:
                 v = _pooled(r.embedding)
                 norm = math.sqrt(sum(x * x for x in v)) or 1.0

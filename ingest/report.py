@@ -61,8 +61,12 @@ class IngestReport:
         return {
             "store": self.store,
             "dry_run": self.dry_run,
-            "files": {"seen": self.files_seen, "parsed": self.files_parsed,
-                      "unchanged": self.files_skipped_unchanged, "removed": self.files_removed},
+            "files": {
+                "seen": self.files_seen,
+                "parsed": self.files_parsed,
+                "unchanged": self.files_skipped_unchanged,
+                "removed": self.files_removed,
+            },
             "items": {k: dict(v) for k, v in sorted(self.by_kind.items())},
             "totals": dict(self.totals),
             "chunks_embedded": self.chunks_embedded,
@@ -87,35 +91,62 @@ class IngestReport:
         return rows
 
     def __str__(self) -> str:
-        head = "pdq ingest" + (" (dry run: parsed and chunked, nothing embedded or stored)" if self.dry_run else "")
+        head = "pdq ingest" + (
+            " (dry run: parsed and chunked, nothing embedded or stored)" if self.dry_run else ""
+        )
         lines = [f"{head} - {self.seconds:.1f}s", ""]
         rows = self._rows()
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         for r in rows:
-            lines.append("  " + "  ".join(cell.ljust(widths[0]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(r)))
+            lines.append(
+                "  "
+                + "  ".join(
+                    cell.ljust(widths[0]) if i == 0 else cell.rjust(widths[i])
+                    for i, cell in enumerate(r)
+                )
+            )
         lines.append("")
-        lines.append(f"  files: {self.files_seen} seen, {self.files_parsed} read, {self.files_skipped_unchanged} unchanged, {self.files_removed} gone")
+        lines.append(
+            f"  files: {self.files_seen} seen, {self.files_parsed} read, {self.files_skipped_unchanged} unchanged, {self.files_removed} gone"
+        )
         if self.dry_run:
             lines.append(f"  chunks: {self.chunks_planned} would be embedded")
         else:
-            lines.append(f"  chunks: {self.chunks_embedded} embedded, {self.chunks_removed} removed")
+            lines.append(
+                f"  chunks: {self.chunks_embedded} embedded, {self.chunks_removed} removed"
+            )
         if self.repaired:
-            lines.append(f"  repaired {self.repaired} items left half-written by an interrupted run")
+            lines.append(
+                f"  repaired {self.repaired} items left half-written by an interrupted run"
+            )
         lines.append(f"  failed: {self.failed}   unsupported: {len(self.unsupported)}")
         for f in self.failures[:20]:
             lines.append(f"    ✗ {f.locator}: {f.reason}" + (f" ({f.detail})" if f.detail else ""))
         if self.failed > 20:
-            lines.append(f"    ... {self.failed - 20} more" + (f" - see {self.log_path}" if self.log_path else ""))
+            lines.append(
+                f"    ... {self.failed - 20} more"
+                + (f" - see {self.log_path}" if self.log_path else "")
+            )
         if self.unsupported:
             exts = Counter(f.detail or f.reason for f in self.unsupported)
-            lines.append("    unsupported: " + ", ".join(f"{k} ×{v}" for k, v in exts.most_common(8)))
+            lines.append(
+                "    unsupported: " + ", ".join(f"{k} ×{v}" for k, v in exts.most_common(8))
+            )
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         rows = self._rows()
         body = "".join(
-            "<tr>" + "".join(f"<t{'h' if i == 0 else 'd'}>{html.escape(c)}</t{'h' if i == 0 else 'd'}>" for c in r) + "</tr>"
+            "<tr>"
+            + "".join(
+                f"<t{'h' if i == 0 else 'd'}>{html.escape(c)}</t{'h' if i == 0 else 'd'}>"
+                for c in r
+            )
+            + "</tr>"
             for i, r in enumerate(rows)
         )
-        fails = "".join(f"<li>{html.escape(f.locator)}: {html.escape(f.reason)}</li>" for f in self.failures[:20])
+        fails = "".join(
+            f"<li>{html.escape(f.locator)}: {html.escape(f.reason)}</li>"
+            for f in self.failures[:20]
+        )
         return f"<table>{body}</table><p>{self.chunks_embedded} chunks embedded in {self.seconds:.1f}s; {self.failed} failed</p><ul>{fails}</ul>"

@@ -146,7 +146,9 @@ class Settings(BaseSettings):
         2, ge=1, description="At most this many chunks per mail thread, event series or file."
     )
     bm25_weight: float = Field(
-        1.0, ge=0, description="Weight of the BM25 ranking in the reciprocal-rank fusion (dense: 1)."
+        1.0,
+        ge=0,
+        description="Weight of the BM25 ranking in the reciprocal-rank fusion (dense: 1).",
     )
     exact_boost: float = Field(
         2.0,
@@ -193,7 +195,9 @@ class Settings(BaseSettings):
         "(PDQ_LLM_API_KEY); never logged or shown.",
     )
     llm_timeout: float = Field(
-        60.0, gt=0, description="Seconds to wait for the remote server (connect, and between tokens)."
+        60.0,
+        gt=0,
+        description="Seconds to wait for the remote server (connect, and between tokens).",
     )
     llm_retries: int = Field(
         2, ge=0, description="Retries with exponential backoff when the remote server fails."
@@ -207,7 +211,9 @@ class Settings(BaseSettings):
     )
     llm_device: str = Field("auto", description="'auto', 'cpu', 'cuda', 'cuda:1'...")
     llm_threads: int = Field(
-        0, ge=0, description="CPU threads for llama.cpp; 0 = llama.cpp's choice (the physical cores)."
+        0,
+        ge=0,
+        description="CPU threads for llama.cpp; 0 = llama.cpp's choice (the physical cores).",
     )
     llm_gpu_layers: int = Field(
         -1,

@@ -82,16 +82,25 @@ def _client(store: Path, url: str = "") -> Any:
     parts = urlsplit(url)
     https = parts.scheme == "https"
     try:
-        return chromadb.HttpClient(host=parts.hostname or "localhost",
-                                   port=parts.port or (443 if https else 8000), ssl=https,
-                                   settings=settings)
+        return chromadb.HttpClient(
+            host=parts.hostname or "localhost",
+            port=parts.port or (443 if https else 8000),
+            ssl=https,
+            settings=settings,
+        )
     except Exception as exc:
-        raise StoreError(f"cannot reach the Chroma server at {url}: {exc}. Is `chroma run` "
-                         "running there?") from exc
+        raise StoreError(
+            f"cannot reach the Chroma server at {url}: {exc}. Is `chroma run` running there?"
+        ) from exc
 
 
-def _check(path: Path, manifest: Manifest, model: str | None, chunker: str | None,
-           collection_meta: dict | None = None) -> None:
+def _check(
+    path: Path,
+    manifest: Manifest,
+    model: str | None,
+    chunker: str | None,
+    collection_meta: dict | None = None,
+) -> None:
     meta = collection_meta or {}
     built_model = meta.get("pdq_embedding_model") or manifest.get_meta("embedding_model")
     built_chunker = meta.get("pdq_chunker") or manifest.get_meta("chunker")
@@ -128,8 +137,15 @@ def _writer_id(path: Path, manifest: Manifest) -> str:
 class Store:
     """Chroma collection + manifest. ``Store.open`` for reading and writing."""
 
-    def __init__(self, path: Path, client: Any, collection: Any, manifest: Manifest,
-                 url: str = "", name: str = COLLECTION) -> None:
+    def __init__(
+        self,
+        path: Path,
+        client: Any,
+        collection: Any,
+        manifest: Manifest,
+        url: str = "",
+        name: str = COLLECTION,
+    ) -> None:
         self.path = path
         self.client = client
         self.collection = collection
@@ -143,9 +159,17 @@ class Store:
         return f"{self.url} (collection {self.name!r})" if self.url else str(self.path)
 
     @classmethod
-    def open(cls, path: Path, *, model: str | None = None, chunker: str | None = None,
-             dim: int | None = None, create: bool = True, chroma_url: str = "",
-             collection: str = COLLECTION) -> Store:
+    def open(
+        cls,
+        path: Path,
+        *,
+        model: str | None = None,
+        chunker: str | None = None,
+        dim: int | None = None,
+        create: bool = True,
+        chroma_url: str = "",
+        collection: str = COLLECTION,
+    ) -> Store:
         """Open the store. With ``model``/``chunker`` given (a writer), refuse a store built
         differently, or a server collection another store writes. With ``create`` false and no
         store there (embedded: no manifest; server: no collection), raise StoreError."""
@@ -156,7 +180,9 @@ class Store:
         try:
             manifest = Manifest(path / "manifest.sqlite")
         except Exception as exc:
-            raise StoreError(f"cannot open the store at {path}: {type(exc).__name__}: {exc}") from exc
+            raise StoreError(
+                f"cannot open the store at {path}: {type(exc).__name__}: {exc}"
+            ) from exc
         try:
             client = _client(path, chroma_url)
             coll = _get_collection(client, collection)
@@ -169,8 +195,10 @@ class Store:
             raise StoreError(f"cannot open {where}: {type(exc).__name__}: {exc}") from exc
         if coll is None and not create and chroma_url:
             manifest.close()
-            raise NoStoreError(f"no collection {collection!r} on the Chroma server at {chroma_url}: "
-                             "run `pdq ingest PATH` with the same --chroma-url first")
+            raise NoStoreError(
+                f"no collection {collection!r} on the Chroma server at {chroma_url}: "
+                "run `pdq ingest PATH` with the same --chroma-url first"
+            )
         _check(path, manifest, model, chunker, coll.metadata if coll is not None else None)
         if coll is None and model:
             meta: dict[str, Any] = {"pdq_embedding_model": model, "pdq_chunker": chunker or ""}
@@ -179,8 +207,17 @@ class Store:
             if chroma_url:
                 meta["pdq_writer"] = _writer_id(path, manifest)
             coll = client.create_collection(
-                collection, metadata=meta, embedding_function=None,
-                configuration={"hnsw": {"space": "cosine", "ef_construction": 200, "ef_search": 100, "max_neighbors": 32}},
+                collection,
+                metadata=meta,
+                embedding_function=None,
+                configuration={
+                    "hnsw": {
+                        "space": "cosine",
+                        "ef_construction": 200,
+                        "ef_search": 100,
+                        "max_neighbors": 32,
+                    }
+                },
             )
             manifest.set_meta(embedding_model=model, chunker=chunker or "", embedding_dim=dim or 0)
         store = cls(path, client, coll, manifest, chroma_url, collection)
@@ -244,10 +281,21 @@ class Store:
         self.manifest.close()
 
     # --- chunk writes ------------------------------------------------------------------------
-    def upsert(self, ids: list[str], embeddings: list[list[float]], documents: list[str], metadatas: list[dict]) -> None:
+    def upsert(
+        self,
+        ids: list[str],
+        embeddings: list[list[float]],
+        documents: list[str],
+        metadatas: list[dict],
+    ) -> None:
         for i in range(0, len(ids), WRITE_BATCH):
             sl = slice(i, i + WRITE_BATCH)
-            self.collection.upsert(ids=ids[sl], embeddings=embeddings[sl], documents=documents[sl], metadatas=metadatas[sl])
+            self.collection.upsert(
+                ids=ids[sl],
+                embeddings=embeddings[sl],
+                documents=documents[sl],
+                metadatas=metadatas[sl],
+            )
 
     def delete_items(self, item_ids: list[str]) -> None:
         for i in range(0, len(item_ids), 500):
@@ -263,14 +311,18 @@ class Store:
         if not ids:
             return {}
         got = self.collection.get(ids=ids, include=["documents", "metadatas"])
-        return {cid: (doc or "", meta or {}) for cid, doc, meta in
-                zip(got["ids"], got["documents"], got["metadatas"], strict=True)}
+        return {
+            cid: (doc or "", meta or {})
+            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+        }
 
     def chunks_where(self, where: dict[str, Any] | None) -> list[tuple[str, str, dict[str, Any]]]:
         """(id, text, metadata) of every chunk matching a metadata filter (a Chroma ``where``)."""
         got = self.collection.get(where=where, include=["documents", "metadatas"])
-        return [(cid, doc or "", meta or {}) for cid, doc, meta in
-                zip(got["ids"], got["documents"], got["metadatas"], strict=True)]
+        return [
+            (cid, doc or "", meta or {})
+            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+        ]
 
     @property
     def collection_meta(self) -> dict[str, Any]:

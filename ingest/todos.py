@@ -110,5 +110,14 @@ def todo_items(todos: list[Todo], *, path: str, title: str, tz: ZoneInfo) -> lis
         }
         text = f"To-do [{status}]{prio}: {t.text}{due}"
         context = f"To-do in {title}, line {t.line}"
-        items.append(Item(stable_id("todo", path, key, str(seen[key])), "todo", t.text, context, [Block(text)], meta))
+        items.append(
+            Item(
+                stable_id("todo", path, key, str(seen[key])),
+                "todo",
+                t.text,
+                context,
+                [Block(text)],
+                meta,
+            )
+        )
     return items

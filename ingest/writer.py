@@ -34,7 +34,9 @@ class PendingSource:
 class Writer:
     """Writes one ingest run's rounds to the store, journaled."""
 
-    def __init__(self, store: Store, embedder: Embedder, chunker: Callable[[], Chunker], report: IngestReport) -> None:
+    def __init__(
+        self, store: Store, embedder: Embedder, chunker: Callable[[], Chunker], report: IngestReport
+    ) -> None:
         self.store = store
         self.embedder = embedder
         self.chunker = chunker
@@ -75,8 +77,12 @@ class Writer:
             old = known.get(it.item_id)
             if old and old[0] == h:
                 self.report.count(it.kind, "unchanged")
-                if not m.has_link(it.item_id, str(it.meta.get("path", "")), str(it.meta.get("locator", ""))):
-                    moved.append(it)  # same content found somewhere new (renamed file, other folder)
+                if not m.has_link(
+                    it.item_id, str(it.meta.get("path", "")), str(it.meta.get("locator", ""))
+                ):
+                    moved.append(
+                        it
+                    )  # same content found somewhere new (renamed file, other folder)
             else:
                 write.append((it, h, old is not None))
         return write, moved
@@ -92,8 +98,12 @@ class Writer:
             m.set_meta(embedding_dim=len(vectors[0]))
         return vectors
 
-    def _store(self, chunks: list[tuple[Item, str, bool, list[Chunk]]], vectors: list[list[float]],
-               links: list[Link]) -> list[Chunk]:
+    def _store(
+        self,
+        chunks: list[tuple[Item, str, bool, list[Chunk]]],
+        vectors: list[list[float]],
+        links: list[Link],
+    ) -> list[Chunk]:
         """Journal, replace, write, record, clear the journal."""
         m = self.store.manifest
         ids = [it.item_id for it, *_ in chunks]
@@ -104,7 +114,9 @@ class Writer:
             self.store.delete_items(updated)
         flat = [c for *_, cs in chunks for c in cs]
         if flat:
-            self.store.upsert([c.chunk_id for c in flat], vectors, [c.text for c in flat], [c.meta for c in flat])
+            self.store.upsert(
+                [c.chunk_id for c in flat], vectors, [c.text for c in flat], [c.meta for c in flat]
+            )
         multi_folder: set[str] = set()
         with m.transaction():
             for it, h, upd, cs in chunks:
@@ -119,7 +131,9 @@ class Writer:
         if multi_folder:
             self.will_change()
         for iid in multi_folder:
-            self.store.update_metadata(m.chunk_ids([iid]), {"folders": "; ".join(m.folders_of(iid))})
+            self.store.update_metadata(
+                m.chunk_ids([iid]), {"folders": "; ".join(m.folders_of(iid))}
+            )
         return flat
 
     def _relabel(self, moved: list[Item]) -> None:

@@ -8,4 +8,13 @@ from .assistant import Assistant
 from .filters import Filters
 from .status import StoreStatus
 
-__all__ = ["Answer", "Assistant", "Filters", "PdqError", "Settings", "Source", "StoreStatus", "load_settings"]
+__all__ = [
+    "Answer",
+    "Assistant",
+    "Filters",
+    "PdqError",
+    "Settings",
+    "Source",
+    "StoreStatus",
+    "load_settings",
+]

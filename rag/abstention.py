@@ -31,16 +31,23 @@ from .text import STOPWORDS, sentence_split
 _TYPE_WORDS = """phone number telephone mobile fax email e-mail address much cost price charge fee pay paid
 spend spent balance amount total many time date day when where who next last first code reference id pin
 after before since until up""".split()
-_CALENDAR = {w[:3] for w in (*WEEKDAYS, *MONTHS)} | set(WEEKDAYS) | set(MONTHS)  # a date's words are not its subject
+_CALENDAR = (
+    {w[:3] for w in (*WEEKDAYS, *MONTHS)} | set(WEEKDAYS) | set(MONTHS)
+)  # a date's words are not its subject
 _ADDRESS = re.compile(r"([\w.+-]+)@[\w-]+(?:\.[\w-]+)+")
 
 
-def _subject(question: str, evidence: TermEvidence | None, tokenize: Callable[[str], list[str]]) -> list[str]:
+def _subject(
+    question: str, evidence: TermEvidence | None, tokenize: Callable[[str], list[str]]
+) -> list[str]:
     """The question's subject words as the keyword index spells them, rarest first (a word no
     chunk holds sorts first); the words that only name the answer type left out."""
     idf = evidence.idf if evidence is not None else {}
-    plain = [w for w in re.findall(r"[\w'-]+", question.lower())
-             if w not in STOPWORDS and w not in _TYPE_WORDS and w not in _CALENDAR and not w.isdigit()]
+    plain = [
+        w
+        for w in re.findall(r"[\w'-]+", question.lower())
+        if w not in STOPWORDS and w not in _TYPE_WORDS and w not in _CALENDAR and not w.isdigit()
+    ]
     generic = set(tokenize(" ".join(sorted(STOPWORDS | set(_TYPE_WORDS)))))
     words = [t for t in dict.fromkeys(tokenize(" ".join(plain))) if t not in generic and len(t) > 2]
     return sorted(words, key=lambda t: -idf.get(t, float("inf")))
@@ -54,14 +61,19 @@ def _windows(source: Source) -> list[str]:
     sents = sentence_split(source.text) + ([heads] if heads else [])
     out = []
     for i in range(len(sents)):
-        w = " ".join(sents[i:i + 2])
+        w = " ".join(sents[i : i + 2])
         words = " ".join(x for local in _ADDRESS.findall(w) for x in re.split(r"[._+-]+", local))
         out.append(f"{w} {words}" if words else w)
     return out
 
 
-def typed_answer_present(question: str, kind: str, sources: Sequence[Source], evidence: TermEvidence | None,
-                         tokenize: Callable[[str], list[str]]) -> bool:
+def typed_answer_present(
+    question: str,
+    kind: str,
+    sources: Sequence[Source],
+    evidence: TermEvidence | None,
+    tokenize: Callable[[str], list[str]],
+) -> bool:
     """Does a source hold an entity of ``kind`` in a window that holds at least half of the
     question's subject words (those the store knows; words no chunk holds are paraphrases:
     "plumber" for "plumbing")? Counted, not idf-weighted: a rare word planted in one stranger's
@@ -80,9 +92,14 @@ def typed_answer_present(question: str, kind: str, sources: Sequence[Source], ev
     return False
 
 
-def reason_to_abstain(question: str, sources: Sequence[Source], evidence: TermEvidence | None,
-                      best_dense: float | None, min_relevance: float,
-                      tokenize: Callable[[str], list[str]]) -> str:
+def reason_to_abstain(
+    question: str,
+    sources: Sequence[Source],
+    evidence: TermEvidence | None,
+    best_dense: float | None,
+    min_relevance: float,
+    tokenize: Callable[[str], list[str]],
+) -> str:
     """Why the store holds no answer ("" when it may)."""
     if evidence is not None and evidence.unknown_names:
         return f"nothing in your documents mentions {', '.join(evidence.unknown_names)}"
@@ -92,9 +109,18 @@ def reason_to_abstain(question: str, sources: Sequence[Source], evidence: TermEv
     if kind not in answer_types.TYPED or not sources:
         return ""
     if not typed_answer_present(question, kind, sources, evidence, tokenize):
-        return f"none of the best matches has {_KIND_WORDS[kind]} next to what the question is about"
+        return (
+            f"none of the best matches has {_KIND_WORDS[kind]} next to what the question is about"
+        )
     return ""
 
 
-_KIND_WORDS = {"email": "an email address", "phone": "a phone number", "money": "an amount", "time": "a time",
-               "date": "a date or time", "code": "a number or code", "count": "a number"}
+_KIND_WORDS = {
+    "email": "an email address",
+    "phone": "a phone number",
+    "money": "an amount",
+    "time": "a time",
+    "date": "a date or time",
+    "code": "a number or code",
+    "count": "a number",
+}

@@ -14,7 +14,14 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-KIND_ICONS = {"email": "✉️", "attachment": "📎", "event": "📅", "todo": "☑️", "note": "📝", "document": "📄"}
+KIND_ICONS = {
+    "email": "✉️",
+    "attachment": "📎",
+    "event": "📅",
+    "todo": "☑️",
+    "note": "📝",
+    "document": "📄",
+}
 
 
 def escape_markdown(text: str) -> str:
@@ -58,7 +65,10 @@ def segments(text: str, highlights: tuple[str, ...] | list[str]) -> list[tuple[s
 
 def marked_markdown(text: str, highlights: tuple[str, ...] | list[str]) -> str:
     """``text`` escaped as Markdown, its highlights in bold."""
-    return "".join(f"**{escape_markdown(t)}**" if on else escape_markdown(t) for t, on in segments(text, highlights))
+    return "".join(
+        f"**{escape_markdown(t)}**" if on else escape_markdown(t)
+        for t, on in segments(text, highlights)
+    )
 
 
 @dataclass
@@ -89,7 +99,9 @@ class Source:
     meta: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_chunk(cls, chunk_id: str, text: str, meta: dict[str, Any], tz: str, score: float = 0.0) -> Source:
+    def from_chunk(
+        cls, chunk_id: str, text: str, meta: dict[str, Any], tz: str, score: float = 0.0
+    ) -> Source:
         zone = ZoneInfo(tz)
 
         def when(key: str) -> datetime | None:
@@ -101,14 +113,27 @@ class Source:
         if kind == "todo":
             title = re.sub(r"\s*\bdue:\S+", "", title).strip()
         return cls(
-            item_id=str(meta.get("item_id", chunk_id.split("#")[0])), chunk_id=chunk_id, kind=kind, title=title,
-            text=text, score=score, sender=str(meta.get("from_name") or meta.get("from_addr") or meta.get("organizer") or ""),
-            sender_addr=str(meta.get("from_addr") or ""), date=when("date"), end=when("end"),
-            all_day=bool(meta.get("all_day")), location=str(meta.get("location") or ""),
+            item_id=str(meta.get("item_id", chunk_id.split("#")[0])),
+            chunk_id=chunk_id,
+            kind=kind,
+            title=title,
+            text=text,
+            score=score,
+            sender=str(
+                meta.get("from_name") or meta.get("from_addr") or meta.get("organizer") or ""
+            ),
+            sender_addr=str(meta.get("from_addr") or ""),
+            date=when("date"),
+            end=when("end"),
+            all_day=bool(meta.get("all_day")),
+            location=str(meta.get("location") or ""),
             path=str(meta.get("path") or meta.get("locator") or ""),
             page=int(meta["page"]) if isinstance(meta.get("page"), int) else None,
-            section=str(meta.get("section") or ""), thread_id=str(meta.get("thread_id") or ""),
-            due=when("due"), done=meta.get("done") if isinstance(meta.get("done"), bool) else None, meta=dict(meta),
+            section=str(meta.get("section") or ""),
+            thread_id=str(meta.get("thread_id") or ""),
+            due=when("due"),
+            done=meta.get("done") if isinstance(meta.get("done"), bool) else None,
+            meta=dict(meta),
         )
 
     # --- display --------------------------------------------------------------------------------
@@ -128,7 +153,11 @@ class Source:
         if self.kind == "event":
             if self.all_day:
                 return self.date.strftime("%a %d %b %Y")
-            end = f"–{self.end.strftime('%H:%M')}" if self.end and self.end.date() == self.date.date() else ""
+            end = (
+                f"–{self.end.strftime('%H:%M')}"
+                if self.end and self.end.date() == self.date.date()
+                else ""
+            )
             return self.date.strftime("%a %d %b %Y %H:%M") + end
         if self.kind == "todo":
             return "due " + self.date.strftime("%a %d %b %Y")
@@ -141,7 +170,12 @@ class Source:
         if self.kind in ("email",):
             parts = [self.sender, self.when(), self.title]
         elif self.kind == "attachment":
-            parts = [self.title, f"p. {self.page}" if self.page else "", f"from {self.sender}" if self.sender else "", self.when()]
+            parts = [
+                self.title,
+                f"p. {self.page}" if self.page else "",
+                f"from {self.sender}" if self.sender else "",
+                self.when(),
+            ]
         elif self.kind == "event":
             parts = [self.when(), self.title, self.location]
         elif self.kind == "todo":
@@ -162,7 +196,9 @@ class Source:
     def _repr_markdown_(self) -> str:
         icon = KIND_ICONS.get(self.kind, "•")
         num = f"[{self.n}] " if self.n else ""
-        return f"{icon} {num}**{escape_markdown(self.header())}**  \n{escape_markdown(self.snippet)}"
+        return (
+            f"{icon} {num}**{escape_markdown(self.header())}**  \n{escape_markdown(self.snippet)}"
+        )
 
 
 @dataclass
@@ -204,17 +240,25 @@ class Answer:
     def _repr_markdown_(self) -> str:
         out = [marked_markdown(self.text, self.highlights).replace("\n", "  \n"), ""]
         if self.filters:
-            out.append("*" + escape_markdown(", ".join(f"{k}: {v}" for k, v in self.filters.items())) + "*\n")
+            out.append(
+                "*"
+                + escape_markdown(", ".join(f"{k}: {v}" for k, v in self.filters.items()))
+                + "*\n"
+            )
         out += [s._repr_markdown_() + "\n" for s in self.sources]
         return "\n".join(out)
 
     def _repr_html_(self) -> str:
         rows = "".join(
             f"<li>{html.escape(KIND_ICONS.get(s.kind, ''))} {f'[{s.n}] ' if s.n else ''}<b>{html.escape(s.header())}</b>"
-            f"<br><small>{html.escape(s.snippet)}</small></li>" for s in self.sources)
+            f"<br><small>{html.escape(s.snippet)}</small></li>"
+            for s in self.sources
+        )
         filt = html.escape(", ".join(f"{k}: {v}" for k, v in self.filters.items()))
-        text = "".join(f"<b>{html.escape(t)}</b>" if on else html.escape(t)
-                       for t, on in segments(self.text, self.highlights)).replace("\n", "<br>")
+        text = "".join(
+            f"<b>{html.escape(t)}</b>" if on else html.escape(t)
+            for t, on in segments(self.text, self.highlights)
+        ).replace("\n", "<br>")
         return f"<div><p>{text}</p>{f'<p><i>{filt}</i></p>' if filt else ''}<ol style='list-style:none'>{rows}</ol></div>"
 
 
@@ -222,5 +266,18 @@ def sources_dataframe(sources: list[Source]) -> Any:
     """Sources as a pandas DataFrame (one row per source)."""
     import pandas as pd
 
-    cols = ["n", "kind", "title", "sender", "date", "location", "path", "page", "score", "cited", "item_id", "snippet"]
+    cols = [
+        "n",
+        "kind",
+        "title",
+        "sender",
+        "date",
+        "location",
+        "path",
+        "page",
+        "score",
+        "cited",
+        "item_id",
+        "snippet",
+    ]
     return pd.DataFrame([{c: getattr(s, c) for c in cols} for s in sources], columns=cols)

@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ingest.errors import ModelUnavailableError, RemoteError
 
@@ -54,8 +54,10 @@ def _pairs(history: History | None, limit: int) -> list[tuple[str, str]]:
     return out[-limit:] if limit else []
 
 
-_RELAXED = {"dates": "nothing dated {v} matched, so matches from any date are shown",
-            "from": "nothing from {v} matched, so matches from anyone are shown"}
+_RELAXED = {
+    "dates": "nothing dated {v} matched, so matches from any date are shown",
+    "from": "nothing from {v} matched, so matches from anyone are shown",
+}
 
 
 def _note_relaxed(answer: Answer, relaxed: list[str]) -> None:
@@ -70,8 +72,14 @@ class AnswerRun:
     """One question: ``AnswerRun(assistant, question, ...).stream(...)`` yields the answer's text
     as it is released, then the final :class:`Answer`."""
 
-    def __init__(self, assistant: Assistant, question: str, history: History | None,
-                 filters: Filters | dict | None, now: datetime | str | None) -> None:
+    def __init__(
+        self,
+        assistant: Assistant,
+        question: str,
+        history: History | None,
+        filters: Filters | dict[str, Any] | None,
+        now: datetime | str | None,
+    ) -> None:
         self.started = time.perf_counter()
         self.assistant = assistant
         self.settings = assistant.settings
@@ -79,19 +87,36 @@ class AnswerRun:
         self.when = assistant.now(now)
         self.turns = _pairs(history, self.settings.history_turns)
         self.query = standalone(question, self.turns)  # the question made standalone (follow-ups)
-        self.plan = assistant.retriever.plan(self.query, self.when, from_user(filters, self.settings.timezone))
-        self.answer = Answer(question=question, text="", standalone_question=self.query,
-                             filters=self.plan.filters.describe())
+        self.plan = assistant.retriever.plan(
+            self.query, self.when, from_user(filters, self.settings.timezone)
+        )
+        self.answer = Answer(
+            question=question,
+            text="",
+            standalone_question=self.query,
+            filters=self.plan.filters.describe(),
+        )
         self.timings: dict[str, float] = {"plan": time.perf_counter() - self.started}
         self.sources: list[Source] = []  # what retrieval found
-        self.direct: tuple[Marked, Prompt] | None = None  # the direct answer, once a check or a fall-back needed it
+        self.direct: tuple[Marked, Prompt] | None = (
+            None  # the direct answer, once a check or a fall-back needed it
+        )
 
-    def stream(self, *, k: int | None = None, mode: str | None = None, rerank: bool | None = None,
-               backend: str | None = None, streaming: bool = True) -> Iterator[str | Answer]:
+    def stream(
+        self,
+        *,
+        k: int | None = None,
+        mode: str | None = None,
+        rerank: bool | None = None,
+        backend: str | None = None,
+        streaming: bool = True,
+    ) -> Iterator[str | Answer]:
         if self.plan.listing:
             yield from self._listing()
             return
-        found = self.assistant.retriever.search(self.plan, now=self.when, k=k, mode=mode, rerank=rerank)
+        found = self.assistant.retriever.search(
+            self.plan, now=self.when, k=k, mode=mode, rerank=rerank
+        )
         self.timings.update(found.timings)
         _note_relaxed(self.answer, found.relaxed)
         if found.gated or not found.sources:
@@ -105,13 +130,16 @@ class AnswerRun:
         return self.answer
 
     def _listing(self) -> Iterator[str | Answer]:
-        """"What's on next week?", "What is still on my to-do list?": a list from metadata."""
+        """ "What's on next week?", "What is still on my to-do list?": a list from metadata."""
         t0 = time.perf_counter()
         sources = self.assistant.retriever.listing(self.plan)
         for i, s in enumerate(sources, 1):
             s.n, s.cited = i, True
-        text = (listings.schedule_text(sources, self.plan.filters) if self.plan.listing == "schedule"
-                else listings.todos_text(sources, self.plan.filters, self.when))
+        text = (
+            listings.schedule_text(sources, self.plan.filters)
+            if self.plan.listing == "schedule"
+            else listings.todos_text(sources, self.plan.filters, self.when)
+        )
         self.timings["listing"] = time.perf_counter() - t0
         a = self.answer
         a.text, a.sources, a.listing, a.backend = text, sources, True, "metadata"
@@ -130,14 +158,25 @@ class AnswerRun:
 
     def _prompt(self, sources: list[Source], gen: Backend) -> Prompt:
         budget = gen.prompt_budget
-        return build(self.question if not self.turns else self.query, sources, now=self.when, history=self.turns,
-                     count_tokens=gen.count_tokens if budget else None, budget=budget, small=gen.small)
+        return build(
+            self.question if not self.turns else self.query,
+            sources,
+            now=self.when,
+            history=self.turns,
+            count_tokens=cast(Callable[[str], int], gen.count_tokens) if budget else None,
+            budget=budget,
+            small=gen.small,
+        )
 
     def _direct(self, sources: list[Source]) -> tuple[Marked, Prompt]:
         """The direct answer (no model) over ``sources``, computed once per question; also what
         every fall-back shows."""
-        if self.direct is None:  # numbered on copies: a model's prompt may have numbered the same sources
-            prompt = build(self.query, [replace(s) for s in sources], now=self.when, history=self.turns)
+        if (
+            self.direct is None
+        ):  # numbered on copies: a model's prompt may have numbered the same sources
+            prompt = build(
+                self.query, [replace(s) for s in sources], now=self.when, history=self.turns
+            )
             d = ExtractiveBackend(self.assistant.embedder.embed).direct(prompt, self.query)
             self.direct = Marked(d.text or IDK, d.highlights), prompt
         return self.direct
@@ -152,23 +191,29 @@ class AnswerRun:
     def _generate(self, found: Any, gen: Backend, streaming: bool) -> Iterator[str | Answer]:
         t0 = time.perf_counter()
         if isinstance(gen, ExtractiveBackend):
-            text, prompt = self._direct(found.sources)
+            direct, prompt = self._direct(found.sources)
             self.timings["generate"] = time.perf_counter() - t0
-            yield text
-            yield self._finish(text, prompt, found.sources, gen.name)
+            yield direct
+            yield self._finish(direct, prompt, found.sources, gen.name)
             return
         try:
             prompt = self._prompt(found.sources, gen)
         except ModelUnavailableError as exc:
-            text, prompt = self._fall_back(found.sources, f"{exc} — answered without a model (direct answer)")
-            yield text
-            yield self._finish(text, prompt, found.sources, "extractive")
+            direct, prompt = self._fall_back(
+                found.sources, f"{exc} — answered without a model (direct answer)"
+            )
+            yield direct
+            yield self._finish(direct, prompt, found.sources, "extractive")
             return
         self.timings["prompt"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         released: list[str] = []
         try:
-            raw = gen.stream(prompt, self.query) if streaming else iter([gen.complete(prompt, self.query)])
+            raw = (
+                gen.stream(prompt, self.query)
+                if streaming
+                else iter([gen.complete(prompt, self.query)])
+            )
             if self.settings.llm_verify and gen.small:
                 verdict = yield from self._verified(raw, prompt, released)
             else:
@@ -178,21 +223,23 @@ class AnswerRun:
                 raise
             verdict = f"{exc} — answered without a model (direct answer)"
         self.timings["generate"] = time.perf_counter() - t0
-        text: str = "".join(released).strip()
-        name = gen.name
+        text = "".join(released).strip()
+        shown, name = Marked(text or IDK), gen.name
         if verdict and not text:
-            text, prompt = self._fall_back(found.sources, verdict)
+            shown, prompt = self._fall_back(found.sources, verdict)
             name = "extractive"
-            yield text
+            yield shown
         elif verdict:
             self.answer.warnings.append(f"the rest of the model's answer was left out: {verdict}")
         elif self.settings.llm_verify and not gen.small and not _is_idk(text):
             missing = grounding.unsupported(text, _context(prompt))
             if missing:
-                self.answer.warnings.append(f"check this answer: {', '.join(missing[:4])} not found in the sources")
-        yield self._finish(Marked(text or IDK), prompt, found.sources, name)
+                self.answer.warnings.append(
+                    f"check this answer: {', '.join(missing[:4])} not found in the sources"
+                )
+        yield self._finish(shown, prompt, found.sources, name)
 
-    def _passed_through(self, raw: Iterator[str], released: list[str]) -> Iterator[str]:
+    def _passed_through(self, raw: Iterator[str], released: list[str]) -> Generator[str, None, str]:
         """A capable model's tokens, shown as they come (checked afterwards, with a warning)."""
         for piece in raw:
             if not released:
@@ -201,7 +248,9 @@ class AnswerRun:
             yield piece
         return ""
 
-    def _verified(self, raw: Iterator[str], prompt: Prompt, released: list[str]) -> Iterator[str]:
+    def _verified(
+        self, raw: Iterator[str], prompt: Prompt, released: list[str]
+    ) -> Generator[str, None, str]:
         """A small model's answer, released sentence by sentence once each is checked: its numbers,
         dates and names of days must be in the passages, and the thing the question asks for (the
         amount for "how much") must be in the passage it cites, next to the question's words.
@@ -213,7 +262,9 @@ class AnswerRun:
             cut = _last_sentence_end(pending)
             if cut <= 0:
                 continue
-            why = self._check("".join(released) + pending[:cut], pending[:cut], prompt, context, final=False)
+            why = self._check(
+                "".join(released) + pending[:cut], pending[:cut], prompt, context, final=False
+            )
             if why is None:
                 continue  # the answer's subject has not come yet: wait for more
             if why:
@@ -233,10 +284,19 @@ class AnswerRun:
             yield pending
         return ""
 
-    def _check(self, so_far: str, new: str, prompt: Prompt, context: str, *, final: bool) -> str | None:
-        """"" when ``new`` may be shown, the reason when it may not, None to wait for more text."""
-        return grounding.small_model_problem(so_far, new, self.question, prompt.sources, context, final=final,
-                                             direct_span=self._direct_span)
+    def _check(
+        self, so_far: str, new: str, prompt: Prompt, context: str, *, final: bool
+    ) -> str | None:
+        """ "" when ``new`` may be shown, the reason when it may not, None to wait for more text."""
+        return grounding.small_model_problem(
+            so_far,
+            new,
+            self.question,
+            prompt.sources,
+            context,
+            final=final,
+            direct_span=self._direct_span,
+        )
 
     def _direct_span(self) -> str:
         """What the direct answer found for a typed question ("£180"), "" when nothing."""
@@ -245,7 +305,9 @@ class AnswerRun:
         spans = self._direct(self.sources)[0].highlights
         return spans[0] if spans else ""  # the direct answer's first line: its best passage
 
-    def _finish(self, text: Marked, prompt: Prompt, retrieved: list[Source], backend: str) -> Answer:
+    def _finish(
+        self, text: Marked, prompt: Prompt, retrieved: list[Source], backend: str
+    ) -> Answer:
         """Number the citations, list the sources (those not shown to the model last), time it."""
         a = self.answer
         body, ordered = citations.apply(str(text), prompt.sources)
@@ -258,7 +320,9 @@ class AnswerRun:
         a.backend = backend
         a.abstained = _is_idk(body)
         if prompt.truncated:
-            a.warnings.append(f"{prompt.truncated} source(s) cut or left out to fit the model's window")
+            a.warnings.append(
+                f"{prompt.truncated} source(s) cut or left out to fit the model's window"
+            )
         return self.done()
 
 

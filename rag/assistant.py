@@ -36,30 +36,38 @@ from .item_view import ItemView, read_item
 from .status import StoreStatus, read_status
 
 if TYPE_CHECKING:
-    from .retrieval import Retrieval
+    from .retrieval import Retrieval, Retriever
 
 logger = logging.getLogger(__name__)
-
 
 
 class Assistant:
     """pdq's API. ``Assistant(store=..., **settings)`` or ``Assistant(settings=Settings(...))``."""
 
-    def __init__(self, store: str | Path | None = None, *, settings: Settings | None = None,
-                 embedder: Embedder | None = None, backend: Backend | None = None, **overrides: Any) -> None:
+    def __init__(
+        self,
+        store: str | Path | None = None,
+        *,
+        settings: Settings | None = None,
+        embedder: Embedder | None = None,
+        backend: Backend | None = None,
+        **overrides: Any,
+    ) -> None:
         from ingest.privacy import apply_offline_env
 
         apply_offline_env()
         if settings is None:
             settings = load_settings(store=store, **overrides)
         elif store is not None or overrides:
-            settings = settings.model_copy(update={"store": Path(store).expanduser() if store else settings.store, **overrides})
+            settings = settings.model_copy(
+                update={"store": Path(store).expanduser() if store else settings.store, **overrides}
+            )
         self.settings = settings
         self._embedder = embedder
         self._backend = backend
         self._backends: dict[str, Backend] = {}
-        self._retriever: Any = None
-        self._store: Any = None
+        self._retriever: Retriever | None = None
+        self._store: Store | None = None
         self._lock = threading.RLock()
 
     # --- lazily created parts ---------------------------------------------------------------------
@@ -75,13 +83,16 @@ class Assistant:
         """The store, opened on first use (no model needed). Raises StoreError when none exists."""
         with self._lock:
             if self._store is None:
-                self._store = Store.open(self.settings.store, create=False,
-                                         chroma_url=self.settings.chroma_url,
-                                         collection=self.settings.chroma_collection)
+                self._store = Store.open(
+                    self.settings.store,
+                    create=False,
+                    chroma_url=self.settings.chroma_url,
+                    collection=self.settings.chroma_collection,
+                )
             return self._store
 
     @property
-    def retriever(self) -> Any:
+    def retriever(self) -> Retriever:
         """The retriever over the store (created on first use; a store built with another
         embedding model raises StoreMismatchError)."""
         with self._lock:
@@ -100,16 +111,30 @@ class Assistant:
         name = name or self.settings.llm_backend
         with self._lock:
             if name not in self._backends:
-                self._backends[name] = make_backend(self.settings.model_copy(update={"llm_backend": name}),
-                                                    embed=lambda texts: self.embedder.embed(texts))
+                self._backends[name] = make_backend(
+                    self.settings.model_copy(update={"llm_backend": name}),
+                    embed=lambda texts: self.embedder.embed(texts),
+                )
             return self._backends[name]
 
     # --- ingest and status ------------------------------------------------------------------------
-    def ingest(self, paths: Iterable[str | Path], *, rebuild: bool = False, dry_run: bool = False,
-               progress: Progress | None = None) -> IngestReport:
+    def ingest(
+        self,
+        paths: Iterable[str | Path],
+        *,
+        rebuild: bool = False,
+        dry_run: bool = False,
+        progress: Progress | None = None,
+    ) -> IngestReport:
         """Ingest (or re-sync) files and folders. See :func:`ingest.ingest_paths`."""
-        report = ingest_paths(paths, self.settings, rebuild=rebuild, dry_run=dry_run,
-                              embedder=self.embedder, progress=progress)
+        report = ingest_paths(
+            paths,
+            self.settings,
+            rebuild=rebuild,
+            dry_run=dry_run,
+            embedder=self.embedder,
+            progress=progress,
+        )
         if rebuild:
             self.close()  # the collection was re-created: reopen on next use
         return report
@@ -139,12 +164,18 @@ class Assistant:
         if name == "remote":
             m = self.settings.llm_model
             return f"{'the served model' if m == 'auto' else m} at {self.settings.llm_url}"
-        loaded = self._backends.get(backend or self.settings.llm_backend) or (self._backend if backend is None else None)
+        loaded = self._backends.get(backend or self.settings.llm_backend) or (
+            self._backend if backend is None else None
+        )
         if loaded is not None and loaded.loaded():
             return str(loaded.name)
         m = self.settings.llm_model
         if m == "auto":
-            return "packaged SmolLM2 (llama.cpp)" if name == "llamacpp" else "Llama 2 chat (transformers)"
+            return (
+                "packaged SmolLM2 (llama.cpp)"
+                if name == "llamacpp"
+                else "Llama 2 chat (transformers)"
+            )
         return m
 
     def close(self) -> None:
@@ -155,15 +186,22 @@ class Assistant:
 
     # --- questions ----------------------------------------------------------------------------------
     def now(self, now: datetime | str | None = None) -> datetime:
-        """"Now" for questions: ``now`` when given (a datetime or an ISO string), else the
+        """ "Now" for questions: ``now`` when given (a datetime or an ISO string), else the
         settings' pinned ``now``, else the clock; in the user's time zone."""
         return user_now(now if now is not None else self.settings.now, self.settings.timezone)
 
     _now = now  # the name earlier releases used
 
-    def retrieve(self, query: str, k: int = 10, filters: Filters | dict | None = None, *,
-                 now: datetime | str | None = None, mode: str | None = None,
-                 rerank: bool | None = None) -> Retrieval:
+    def retrieve(
+        self,
+        query: str,
+        k: int = 10,
+        filters: Filters | dict[str, Any] | None = None,
+        *,
+        now: datetime | str | None = None,
+        mode: str | None = None,
+        rerank: bool | None = None,
+    ) -> Retrieval:
         """Retrieval only, with everything it decided: the sources, the filters read from the
         question and given (``.plan.filters``), timings per stage, filters relaxed, and whether
         the store holds no answer (``.gated``, ``.abstain_reason``)."""
@@ -172,13 +210,27 @@ class Assistant:
         plan = r.plan(query, when, from_user(filters, self.settings.timezone))
         return r.search(plan, now=when, k=k, mode=mode, rerank=rerank)
 
-    def search(self, query: str, k: int = 10, filters: Filters | dict | None = None, *, now: datetime | str | None = None,
-               mode: str | None = None, rerank: bool | None = None) -> list[Source]:
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        filters: Filters | dict[str, Any] | None = None,
+        *,
+        now: datetime | str | None = None,
+        mode: str | None = None,
+        rerank: bool | None = None,
+    ) -> list[Source]:
         """Ranked sources for ``query`` (retrieval only, no language model)."""
         return self.retrieve(query, k, filters, now=now, mode=mode, rerank=rerank).sources
 
-    def ask(self, question: str, history: History | None = None, filters: Filters | dict | None = None,
-            now: datetime | str | None = None, **options: Any) -> Answer:
+    def ask(
+        self,
+        question: str,
+        history: History | None = None,
+        filters: Filters | dict[str, Any] | None = None,
+        now: datetime | str | None = None,
+        **options: Any,
+    ) -> Answer:
         """Answer ``question`` from the store, with sources. Options: k, mode, rerank, backend."""
         answer = None
         for piece in self.stream(question, history, filters, now, _streaming=False, **options):
@@ -187,10 +239,19 @@ class Assistant:
         assert answer is not None
         return answer
 
-    def stream(self, question: str, history: History | None = None, filters: Filters | dict | None = None,
-               now: datetime | str | None = None, *, k: int | None = None, mode: str | None = None,
-               rerank: bool | None = None, backend: str | None = None,
-               _streaming: bool = True) -> Iterator[str | Answer]:
+    def stream(
+        self,
+        question: str,
+        history: History | None = None,
+        filters: Filters | dict[str, Any] | None = None,
+        now: datetime | str | None = None,
+        *,
+        k: int | None = None,
+        mode: str | None = None,
+        rerank: bool | None = None,
+        backend: str | None = None,
+        _streaming: bool = True,
+    ) -> Iterator[str | Answer]:
         """Yield the answer's text as it is released, then the final :class:`Answer`. The steps
         (plan, listing or retrieval, abstain, direct or model answer, checks, citations) are
         :class:`rag.answering.AnswerRun`'s."""

@@ -32,7 +32,11 @@ def apply(text: str, sources: list[Source]) -> tuple[str, list[Source]]:
         ns = [n.strip() for n in m.group(1).split(",") if int(n) in by_n]
         return f"[{', '.join(ns)}]" if ns else ""
 
-    text = re.sub(r"\s+([.,;:!?])", r"\1", MARKER.sub(keep, text)) if order != cited_numbers(text) else text
+    text = (
+        re.sub(r"\s+([.,;:!?])", r"\1", MARKER.sub(keep, text))
+        if order != cited_numbers(text)
+        else text
+    )
     for s in sources:
         s.cited = s.n in order
     cited = [by_n[n] for n in order]

@@ -17,18 +17,44 @@ import typer
 
 from ingest.errors import PdqError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="pdq: a private assistant for your own mail, calendar and notes. Nothing leaves your machine.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="pdq: a private assistant for your own mail, calendar and notes. Nothing leaves your machine.",
+)
 
-StoreOpt = Annotated[Path | None, typer.Option("--store", help="Store directory (default: PDQ_STORE, config file, or ~/.local/share/pdq/store).")]
-ChromaOpt = Annotated[str | None, typer.Option("--chroma-url", help="Keep the chunks on this Chroma server (http://host:port; default PDQ_CHROMA_URL, else embedded).")]
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--store",
+        help="Store directory (default: PDQ_STORE, config file, or ~/.local/share/pdq/store).",
+    ),
+]
+ChromaOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--chroma-url",
+        help="Keep the chunks on this Chroma server (http://host:port; default PDQ_CHROMA_URL, else embedded).",
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Verbose logs and full tracebacks.")]
 
 
 def _setup_logging(debug: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "chromadb", "urllib3", "sentence_transformers", "unstructured", "pdfminer", "pikepdf"):
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in (
+        "httpx",
+        "chromadb",
+        "urllib3",
+        "sentence_transformers",
+        "unstructured",
+        "pdfminer",
+        "pikepdf",
+    ):
         logging.getLogger(noisy).setLevel(logging.INFO if debug else logging.ERROR)
 
 
@@ -50,11 +76,21 @@ def _fail(exc: BaseException, debug: bool) -> None:
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Mail folders (Maildir, mbox, .eml, .msg), calendars, notes, documents.")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Mail folders (Maildir, mbox, .eml, .msg), calendars, notes, documents."
+        ),
+    ],
     store: StoreOpt = None,
     chroma_url: ChromaOpt = None,
-    rebuild: Annotated[bool, typer.Option("--rebuild", help="Delete the store's contents and embed everything again.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Parse and chunk only; embed and store nothing.")] = False,
+    rebuild: Annotated[
+        bool,
+        typer.Option("--rebuild", help="Delete the store's contents and embed everything again."),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Parse and chunk only; embed and store nothing.")
+    ] = False,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -72,8 +108,11 @@ def ingest(
         return
     except KeyboardInterrupt:
         # Ctrl-C: what was written is journalled, so the store is consistent; a re-run resumes
-        typer.echo("pdq: interrupted; everything stored so far is kept. Run the same command again "
-                   "to finish (finished items are skipped).", err=True)
+        typer.echo(
+            "pdq: interrupted; everything stored so far is kept. Run the same command again "
+            "to finish (finished items are skipped).",
+            err=True,
+        )
         raise typer.Exit(130) from None
     typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else str(report))
 
@@ -83,8 +122,16 @@ def _with_progress(a: Any, paths: list[Path], rebuild: bool, dry_run: bool) -> A
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = Console(stderr=True)
-    with Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TextColumn("files"),
-                  TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), console=console, transient=True) as bar:
+    with Progress(
+        TextColumn("[bold]ingest"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("files"),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
         task = bar.add_task("ingest", total=None, rate="")
         started: list[float] = []
 
@@ -101,7 +148,12 @@ def _with_progress(a: Any, paths: list[Path], rebuild: bool, dry_run: bool) -> A
 
 
 @app.command()
-def status(store: StoreOpt = None, chroma_url: ChromaOpt = None, as_json: JsonOpt = False, debug: DebugOpt = False) -> None:
+def status(
+    store: StoreOpt = None,
+    chroma_url: ChromaOpt = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
     """Show what the store holds: items by kind, chunks, dates, models, size, last sync."""
     _setup_logging(debug)
     try:
@@ -112,18 +164,52 @@ def status(store: StoreOpt = None, chroma_url: ChromaOpt = None, as_json: JsonOp
     typer.echo(json.dumps(st.to_dict(), indent=2) if as_json else str(st))
 
 
-NowOpt = Annotated[str | None, typer.Option("--now", help="Pretend it is this time (ISO 8601), for relative dates.")]
-BackendOpt = Annotated[str | None, typer.Option("--backend", help="'auto', 'extractive' (direct answers, no model), 'llamacpp' (a GGUF model in process), 'transformers' (a Hugging Face model) or 'remote' (PDQ_LLM_URL).")]
-SinceOpt = Annotated[str | None, typer.Option("--since", help="Only items dated on/after this day (YYYY-MM-DD).")]
-UntilOpt = Annotated[str | None, typer.Option("--until", help="Only items dated on/before this day (YYYY-MM-DD).")]
-KindOpt = Annotated[list[str] | None, typer.Option("--kind", help="Only these kinds (email, attachment, event, todo, note, document); repeatable.")]
-SenderOpt = Annotated[str | None, typer.Option("--from", help="Only mail from this sender (name or address).")]
+NowOpt = Annotated[
+    str | None,
+    typer.Option("--now", help="Pretend it is this time (ISO 8601), for relative dates."),
+]
+BackendOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--backend",
+        help="'auto', 'extractive' (direct answers, no model), 'llamacpp' (a GGUF model in process), 'transformers' (a Hugging Face model) or 'remote' (PDQ_LLM_URL).",
+    ),
+]
+SinceOpt = Annotated[
+    str | None, typer.Option("--since", help="Only items dated on/after this day (YYYY-MM-DD).")
+]
+UntilOpt = Annotated[
+    str | None, typer.Option("--until", help="Only items dated on/before this day (YYYY-MM-DD).")
+]
+KindOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--kind",
+        help="Only these kinds (email, attachment, event, todo, note, document); repeatable.",
+    ),
+]
+SenderOpt = Annotated[
+    str | None, typer.Option("--from", help="Only mail from this sender (name or address).")
+]
 KOpt = Annotated[int | None, typer.Option("-k", help="How many sources to use.")]
-ModeOpt = Annotated[str | None, typer.Option("--mode", help="Retrieval: hybrid (default), dense or bm25.")]
+ModeOpt = Annotated[
+    str | None, typer.Option("--mode", help="Retrieval: hybrid (default), dense or bm25.")
+]
 
 
-def _filters(since: str | None, until: str | None, kind: list[str] | None, sender: str | None) -> dict[str, Any] | None:
-    f: dict[str, Any] = {k: v for k, v in {"since": since, "until": until, "kinds": kind or None, "sender": sender}.items() if v}
+def _filters(
+    since: str | None, until: str | None, kind: list[str] | None, sender: str | None
+) -> dict[str, Any] | None:
+    f: dict[str, Any] = {
+        k: v
+        for k, v in {
+            "since": since,
+            "until": until,
+            "kinds": kind or None,
+            "sender": sender,
+        }.items()
+        if v
+    }
     return f or None
 
 
@@ -141,7 +227,11 @@ def _echo_piece(piece: str) -> None:
 def _print_sources(sources: list[Any], scores: bool = False) -> None:
     for s in sources:
         mark = f"[{s.n}]" if s.n else " - "
-        extra = "  " + " ".join(f"{k}={v:.4g}" for k, v in s.scores.items()) if scores and s.scores else ""
+        extra = (
+            "  " + " ".join(f"{k}={v:.4g}" for k, v in s.scores.items())
+            if scores and s.scores
+            else ""
+        )
         typer.echo(f"  {mark} {s.kind:<10} {s.header()}{extra}")
         if s.path:
             typer.echo(f"        {s.path}")
@@ -150,17 +240,27 @@ def _print_sources(sources: list[Any], scores: bool = False) -> None:
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="Your question, in quotes.")],
-    store: StoreOpt = None, chroma_url: ChromaOpt = None, now: NowOpt = None, backend: BackendOpt = None,
-    since: SinceOpt = None, until: UntilOpt = None,
-    kind: KindOpt = None, sender: SenderOpt = None, k: KOpt = None, mode: ModeOpt = None,
-    as_json: JsonOpt = False, debug: DebugOpt = False,
+    store: StoreOpt = None,
+    chroma_url: ChromaOpt = None,
+    now: NowOpt = None,
+    backend: BackendOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    kind: KindOpt = None,
+    sender: SenderOpt = None,
+    k: KOpt = None,
+    mode: ModeOpt = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
 ) -> None:
     """Answer a question from your store, streaming the answer, then its sources."""
     _setup_logging(debug)
     try:
         a = _assistant(store, debug, now=now, chroma_url=chroma_url)
         answer = None
-        for piece in a.stream(question, filters=_filters(since, until, kind, sender), k=k, mode=mode, backend=backend):
+        for piece in a.stream(
+            question, filters=_filters(since, until, kind, sender), k=k, mode=mode, backend=backend
+        ):
             if isinstance(piece, str):
                 if not as_json:
                     _echo_piece(piece)
@@ -188,10 +288,17 @@ def ask(
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
-    store: StoreOpt = None, chroma_url: ChromaOpt = None, now: NowOpt = None, since: SinceOpt = None,
-    until: UntilOpt = None, kind: KindOpt = None,
-    sender: SenderOpt = None, k: Annotated[int, typer.Option("-k", help="How many results.")] = 10, mode: ModeOpt = None,
-    as_json: JsonOpt = False, debug: DebugOpt = False,
+    store: StoreOpt = None,
+    chroma_url: ChromaOpt = None,
+    now: NowOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    kind: KindOpt = None,
+    sender: SenderOpt = None,
+    k: Annotated[int, typer.Option("-k", help="How many results.")] = 10,
+    mode: ModeOpt = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
 ) -> None:
     """Ranked sources for a query, with scores and the filters applied (no language model)."""
     _setup_logging(debug)
@@ -203,8 +310,18 @@ def search(
         _fail(exc, debug)
         return
     if as_json:
-        typer.echo(json.dumps({"query": query, "filters": plan.filters.describe(), "timings": found.timings,
-                               "sources": [s.to_dict() for s in found.sources]}, indent=2, default=str))
+        typer.echo(
+            json.dumps(
+                {
+                    "query": query,
+                    "filters": plan.filters.describe(),
+                    "timings": found.timings,
+                    "sources": [s.to_dict() for s in found.sources],
+                },
+                indent=2,
+                default=str,
+            )
+        )
         return
     desc = plan.filters.describe()
     typer.echo(f"filters: {', '.join(f'{k2}: {v}' for k2, v in desc.items()) if desc else 'none'}")
@@ -216,8 +333,13 @@ def search(
 
 
 @app.command()
-def chat(store: StoreOpt = None, chroma_url: ChromaOpt = None, now: NowOpt = None, backend: BackendOpt = None,
-         debug: DebugOpt = False) -> None:
+def chat(
+    store: StoreOpt = None,
+    chroma_url: ChromaOpt = None,
+    now: NowOpt = None,
+    backend: BackendOpt = None,
+    debug: DebugOpt = False,
+) -> None:
     """An interactive conversation: follow-up questions use the earlier turns. Empty line or Ctrl-D quits."""
     _setup_logging(debug)
     try:
@@ -245,10 +367,19 @@ def chat(store: StoreOpt = None, chroma_url: ChromaOpt = None, now: NowOpt = Non
 
 @app.command(name="eval")
 def eval_(
-    file: Annotated[Path, typer.Argument(help="Questions (JSON lines), e.g. sample_docs/questions.jsonl.")],
-    store: StoreOpt = None, now: Annotated[str, typer.Option("--now", help="The questions' 'now'.")] = "2026-03-11T09:00:00",
-    backend: BackendOpt = None, no_answers: Annotated[bool, typer.Option("--no-answers", help="Retrieval metrics only.")] = False,
-    as_json: JsonOpt = False, debug: DebugOpt = False,
+    file: Annotated[
+        Path, typer.Argument(help="Questions (JSON lines), e.g. sample_docs/questions.jsonl.")
+    ],
+    store: StoreOpt = None,
+    now: Annotated[
+        str, typer.Option("--now", help="The questions' 'now'.")
+    ] = "2026-03-11T09:00:00",
+    backend: BackendOpt = None,
+    no_answers: Annotated[
+        bool, typer.Option("--no-answers", help="Retrieval metrics only.")
+    ] = False,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
 ) -> None:
     """Recall@1/5/10 and MRR per category for dense, BM25 and hybrid retrieval; answer quality."""
     _setup_logging(debug)
@@ -296,19 +427,48 @@ def _wait_and_open(url: str, host: str, port: int, proc: Any) -> None:
 def streamlit_command(host: str, port: int) -> list[str]:
     """The ``streamlit run`` command line for the page, private flags included."""
     app_path = Path(__file__).resolve().parent.parent / "webui" / "app.py"
-    return [sys.executable, "-m", "streamlit", "run", str(app_path),
-            "--server.address", host, "--server.port", str(port), "--server.headless", "true",
-            "--browser.gatherUsageStats", "false", "--browser.serverAddress", host,
-            "--server.fileWatcherType", "none", "--server.runOnSave", "false",
-            "--client.showErrorDetails", "none", "--client.toolbarMode", "minimal", "--theme.base", "light"]
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app_path),
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--browser.serverAddress",
+        host,
+        "--server.fileWatcherType",
+        "none",
+        "--server.runOnSave",
+        "false",
+        "--client.showErrorDetails",
+        "none",
+        "--client.toolbarMode",
+        "minimal",
+        "--theme.base",
+        "light",
+    ]
 
 
 @app.command()
 def ui(
     store: StoreOpt = None,
-    port: Annotated[int, typer.Option("--port", help="Port (a free one is picked if it is taken).")] = 8501,
-    host: Annotated[str, typer.Option("--host", help="Address to listen on. Keep 127.0.0.1 unless you know why.")] = "127.0.0.1",
-    open_browser: Annotated[bool, typer.Option("--open/--no-open", help="Open the page in your browser.")] = True,
+    port: Annotated[
+        int, typer.Option("--port", help="Port (a free one is picked if it is taken).")
+    ] = 8501,
+    host: Annotated[
+        str,
+        typer.Option("--host", help="Address to listen on. Keep 127.0.0.1 unless you know why."),
+    ] = "127.0.0.1",
+    open_browser: Annotated[
+        bool, typer.Option("--open/--no-open", help="Open the page in your browser.")
+    ] = True,
     backend: BackendOpt = None,
     now: NowOpt = None,
     debug: DebugOpt = False,
@@ -324,18 +484,27 @@ def ui(
     _setup_logging(debug)
     try:
         overrides = {k: v for k, v in {"llm_backend": backend, "now": now}.items() if v}
-        settings = load_settings(store=store, **overrides)  # fail here, in one line, not in the page
+        settings = load_settings(
+            store=store, **overrides
+        )  # fail here, in one line, not in the page
     except PdqError as exc:
         _fail(exc, debug)
         return
-    env = dict(os.environ, PDQ_STORE=str(settings.store.resolve()), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    env = dict(
+        os.environ,
+        PDQ_STORE=str(settings.store.resolve()),
+        STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
+    )
     if backend:
         env["PDQ_LLM_BACKEND"] = backend
     if now:
         env["PDQ_NOW"] = now
     if host not in ("127.0.0.1", "localhost", "::1"):
-        typer.echo(f"pdq: warning: listening on {host}: anyone who can reach this machine can read your mail "
-                   "through the page", err=True)
+        typer.echo(
+            f"pdq: warning: listening on {host}: anyone who can reach this machine can read your mail "
+            "through the page",
+            err=True,
+        )
     free = _free_port(host, port)
     if free != port:
         typer.echo(f"pdq: port {port} is taken; using {free}", err=True)

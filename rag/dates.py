@@ -35,23 +35,53 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september",
-          "october", "november", "december"]
+MONTHS = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
 _WD = r"(?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?"
 _MON = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
 _NUM = r"(?:\d+|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|couple of|few)"
-_WORDNUM = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-            "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "couple of": 2, "few": 3}
+_WORDNUM = {
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "couple of": 2,
+    "few": 3,
+}
 _ORD = r"(?:st|nd|rd|th)?"
-_DATE = (rf"(?:\d{{4}}-\d{{1,2}}-\d{{1,2}}"
-         rf"|\d{{1,2}}{_ORD}(?:\s+of)?\s+{_MON}(?:,?\s+\d{{4}})?"
-         rf"|{_MON}\s+\d{{1,2}}{_ORD}(?:,?\s+\d{{4}})?"
-         rf"|\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?)")
+_DATE = (
+    rf"(?:\d{{4}}-\d{{1,2}}-\d{{1,2}}"
+    rf"|\d{{1,2}}{_ORD}(?:\s+of)?\s+{_MON}(?:,?\s+\d{{4}})?"
+    rf"|{_MON}\s+\d{{1,2}}{_ORD}(?:,?\s+\d{{4}})?"
+    rf"|\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?)"
+)
 
 # One span: a day, a week, a month... Longest alternatives first.
 _SPAN = (
@@ -108,17 +138,24 @@ class TimeRange:
         if epoch is None:
             return False
         return (self.start_epoch is None or epoch >= self.start_epoch) and (
-            self.end_epoch is None or epoch < self.end_epoch)
+            self.end_epoch is None or epoch < self.end_epoch
+        )
 
     def label(self) -> str:
         """Human form: '2026-03-16 to 2026-03-22', '2026-04-03', 'from 2026-03-09 00:00'."""
+
         def d(x: datetime) -> str:
             return x.strftime("%Y-%m-%d") if x.time() == time(0) else x.strftime("%Y-%m-%d %H:%M")
 
         def last(x: datetime) -> str:  # the inclusive end: midnight ends the previous day
             return (x - timedelta(days=1)).strftime("%Y-%m-%d") if x.time() == time(0) else d(x)
+
         if self.start and self.end:
-            if self.start.time() == time(0) and self.end.time() == time(0) and self.end - self.start <= timedelta(hours=25):
+            if (
+                self.start.time() == time(0)
+                and self.end.time() == time(0)
+                and self.end - self.start <= timedelta(hours=25)
+            ):
                 return d(self.start)
             return f"{d(self.start)} to {last(self.end)}"
         if self.start:
@@ -128,7 +165,7 @@ class TimeRange:
         return "any time"
 
 
-def _day(d: date, tz: ZoneInfo) -> datetime:
+def _day(d: date, tz: tzinfo | None) -> datetime:
     return datetime.combine(d, time(0), tz)
 
 
@@ -155,9 +192,13 @@ def _add_months(d: date, n: int) -> date:
 def _parse_date(text: str, now: datetime) -> date | None:
     import dateparser
 
-    settings = {"RELATIVE_BASE": now.replace(tzinfo=None), "DATE_ORDER": "DMY",
-                "PREFER_DATES_FROM": "current_period", "PREFER_DAY_OF_MONTH": "first",
-                "REQUIRE_PARTS": ["day", "month"]}
+    settings = {
+        "RELATIVE_BASE": now.replace(tzinfo=None),
+        "DATE_ORDER": "DMY",
+        "PREFER_DATES_FROM": "current_period",
+        "PREFER_DAY_OF_MONTH": "first",
+        "REQUIRE_PARTS": ["day", "month"],
+    }
     got = dateparser.parse(re.sub(r"\bof\b", " ", text), languages=["en"], settings=settings)
     return got.date() if got else None
 
@@ -189,7 +230,12 @@ def _fixed_span(p: str, now: datetime) -> tuple[datetime, datetime] | None:
         h = {"morning": (0, 12), "afternoon": (12, 17), "evening": (17, 24)}[p[5:]]
         end = datetime.combine(today, time(h[1]), tz) if h[1] < 24 else _day(today + one, tz)
         return datetime.combine(today, time(h[0]), tz), end
-    fixed = {"tomorrow": (1, 1), "yesterday": (-1, 1), "after tomorrow": (2, 1), "before yesterday": (-2, 1)}
+    fixed = {
+        "tomorrow": (1, 1),
+        "yesterday": (-1, 1),
+        "after tomorrow": (2, 1),
+        "before yesterday": (-2, 1),
+    }
     for words, (shift, n) in fixed.items():
         if p == words or (" " in words and words in p):
             return _days(today + shift * one, tz, n)
@@ -207,16 +253,25 @@ def _counted_span(p: str, now: datetime) -> tuple[datetime, datetime] | None:
         return (now, now + delta) if m.group(1) in ("next", "coming") else (now - delta, now)
     m = re.fullmatch(rf"({_NUM}) (day|week|month)s? ago", p)
     if m:
-        return _days(today - timedelta(days=_num(m.group(1)) * {"day": 1, "week": 7, "month": 30}[m.group(2)]), tz)
+        return _days(
+            today
+            - timedelta(days=_num(m.group(1)) * {"day": 1, "week": 7, "month": 30}[m.group(2)]),
+            tz,
+        )
     m = re.fullmatch(rf"in ({_NUM}) (day|week)s?", p)
     if m:
-        return _days(today + timedelta(days=_num(m.group(1)) * {"day": 1, "week": 7}[m.group(2)]), tz)
+        return _days(
+            today + timedelta(days=_num(m.group(1)) * {"day": 1, "week": 7}[m.group(2)]), tz
+        )
     return None
 
 
 def _unit_span(p: str, now: datetime) -> tuple[datetime, datetime] | None:
     """(this|next|last|previous|past|coming) week / weekend / month / year."""
-    m = re.fullmatch(r"(?:(this|next|last|previous|past|coming) )?(week|weekend|month|year)", p.removeprefix("the "))
+    m = re.fullmatch(
+        r"(?:(this|next|last|previous|past|coming) )?(week|weekend|month|year)",
+        p.removeprefix("the "),
+    )
     if not m:
         return None
     tz, today = now.tzinfo, now.date()
@@ -282,7 +337,9 @@ def _named_span(p: str, now: datetime) -> tuple[datetime, datetime] | None:
     return None
 
 
-_NOT_TIME = re.compile(r"^(?:may|mar|sun|sat|wed|jan|june?|july?|aug|oct|dec|nov|sept?|feb|apr)$", re.I)
+_NOT_TIME = re.compile(
+    r"^(?:may|mar|sun|sat|wed|jan|june?|july?|aug|oct|dec|nov|sept?|feb|apr)$", re.I
+)
 
 
 def find_time_range(question: str, now: datetime) -> TimeRange | None:
@@ -313,7 +370,11 @@ def _range_of(m: re.Match[str], now: datetime) -> TimeRange | None:
         return TimeRange(a[0], b[1], m.group(0).strip()) if a and b else None
     if g["since"]:
         s = _span(g["s"], now, past=True)
-        return TimeRange(s[0], max(now, s[1]) if s[0] > now else now, m.group(0).strip()) if s else None
+        return (
+            TimeRange(s[0], max(now, s[1]) if s[0] > now else now, m.group(0).strip())
+            if s
+            else None
+        )
     if g["before"]:
         u = _span(g["u"], now)
         if not u:

@@ -33,7 +33,9 @@ def _graph_tls() -> None:
         import torch
         from torch._inductor import cudagraph_trees as ct
 
-        if hasattr(ct.local, "tree_manager_containers") or torch._C._is_key_in_tls("tree_manager_containers"):
+        if hasattr(ct.local, "tree_manager_containers") or torch._C._is_key_in_tls(
+            "tree_manager_containers"
+        ):
             return
         ct.local.tree_manager_containers = {}
         ct.local.tree_manager_locks = defaultdict(threading.Lock)
@@ -52,8 +54,11 @@ def _decode_thread() -> ThreadPoolExecutor:
     replayed per thread, and one GPU serves one batch-1 request at a time anyway."""
     with _pool_lock:
         if not _pool:
-            _pool.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdq-decode",
-                                            initializer=_graph_tls))
+            _pool.append(
+                ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix="pdq-decode", initializer=_graph_tls
+                )
+            )
         return _pool[0]
 
 
@@ -85,11 +90,15 @@ class CompiledDecoder:
         import torch
 
         logits = logits.float()  # penalty: a 0-d tensor, so a new value does not recompile
-        logits = torch.where(seen, torch.where(logits < 0, logits * penalty, logits / penalty), logits)
+        logits = torch.where(
+            seen, torch.where(logits < 0, logits * penalty, logits / penalty), logits
+        )
         tok = logits.argmax(-1, keepdim=True)
         return tok, seen.scatter(1, tok, True)
 
-    def _forward(self, tok: Any, pos: Any, seen: Any, cache: Any, penalty: Any) -> tuple[Any, Any, Any]:
+    def _forward(
+        self, tok: Any, pos: Any, seen: Any, cache: Any, penalty: Any
+    ) -> tuple[Any, Any, Any]:
         out = self.model(input_ids=tok, cache_position=pos, past_key_values=cache, use_cache=True)
         nxt, seen = self._pick(out.logits[:, -1, :], seen, penalty)
         return nxt, pos + 1, seen
@@ -106,8 +115,13 @@ class CompiledDecoder:
             cache.reset()
         return cache
 
-    def generate(self, input_ids: Any, max_new_tokens: int, eos_token_ids: set[int] | None = None,
-                 repetition_penalty: float = 1.0) -> Iterator[int]:
+    def generate(
+        self,
+        input_ids: Any,
+        max_new_tokens: int,
+        eos_token_ids: set[int] | None = None,
+        repetition_penalty: float = 1.0,
+    ) -> Iterator[int]:
         """Token ids, one at a time, greedy; stops at an end-of-sequence id (not yielded) or after
         ``max_new_tokens``. ``input_ids``: shape (1, n) on the model's device. Safe to call from
         any thread: the work runs on the decoder's own thread, one request at a time."""
@@ -116,7 +130,9 @@ class CompiledDecoder:
 
         def produce() -> None:
             try:
-                for t in self._tokens(input_ids, max_new_tokens, eos_token_ids or set(), repetition_penalty):
+                for t in self._tokens(
+                    input_ids, max_new_tokens, eos_token_ids or set(), repetition_penalty
+                ):
                     q.put(t)
                     if stop.is_set():
                         break
@@ -136,16 +152,24 @@ class CompiledDecoder:
         finally:
             stop.set()
 
-    def _tokens(self, input_ids: Any, max_new_tokens: int, eos: set[int], repetition_penalty: float) -> Iterator[int]:
+    def _tokens(
+        self, input_ids: Any, max_new_tokens: int, eos: set[int], repetition_penalty: float
+    ) -> Iterator[int]:
         import torch
 
         n = int(input_ids.shape[1])
         cache = self._cache(n + max_new_tokens)
         penalty = torch.tensor(float(repetition_penalty), device=self.device)
         with torch.no_grad():
-            logits = self.model(input_ids=input_ids, cache_position=torch.arange(n, device=self.device),
-                                past_key_values=cache, use_cache=True).logits[:, -1, :]
-            seen = torch.zeros(logits.shape, dtype=torch.bool, device=self.device).scatter(1, input_ids, True)
+            logits = self.model(
+                input_ids=input_ids,
+                cache_position=torch.arange(n, device=self.device),
+                past_key_values=cache,
+                use_cache=True,
+            ).logits[:, -1, :]
+            seen = torch.zeros(logits.shape, dtype=torch.bool, device=self.device).scatter(
+                1, input_ids, True
+            )
             tok, seen = self._pick(logits, seen, penalty)
             pos = torch.tensor([n], device=self.device)
         host = torch.empty((1, 1), dtype=torch.long, pin_memory=self.cuda)
@@ -170,7 +194,9 @@ class CompiledDecoder:
         bench/generate.py: the loop's ceiling)."""
         for _ in self.generate(input_ids, steps):  # compiled and captured for this bucket
             pass
-        return min(self._worker.submit(self._time_steps, input_ids, steps).result() for _ in range(3))
+        return min(
+            self._worker.submit(self._time_steps, input_ids, steps).result() for _ in range(3)
+        )
 
     def _time_steps(self, input_ids: Any, steps: int) -> float:
         import torch
@@ -180,7 +206,9 @@ class CompiledDecoder:
         with torch.no_grad():
             tok = input_ids[:, -1:]
             pos = torch.tensor([n], device=self.device)
-            seen = torch.zeros((1, self.model.config.vocab_size), dtype=torch.bool, device=self.device)
+            seen = torch.zeros(
+                (1, self.model.config.vocab_size), dtype=torch.bool, device=self.device
+            )
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             one = torch.tensor(1.0, device=self.device)
             start.record()

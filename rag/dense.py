@@ -38,17 +38,25 @@ def embeddings_for_langchain(embedder: Embedder) -> Any:
 class DenseSearch:
     """The dense stage: ``DenseSearch(...)(query)`` → candidates by cosine similarity."""
 
-    def __init__(self, store: Store, embedder: Embedder, settings: Settings,
-                 keyword: Callable[[], KeywordIndex]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        settings: Settings,
+        keyword: Callable[[], KeywordIndex],
+    ) -> None:
         from langchain_chroma import Chroma
 
         self.store = store
         self.embedder = embedder
         self.settings = settings
         self.keyword = keyword  # the BM25 index's in-memory metadata filters faster than Chroma's
-        self.vectorstore = Chroma(client=store.client, collection_name=store.name,
-                                  embedding_function=embeddings_for_langchain(embedder),
-                                  create_collection_if_not_exists=False)
+        self.vectorstore = Chroma(
+            client=store.client,
+            collection_name=store.name,
+            embedding_function=embeddings_for_langchain(embedder),
+            create_collection_if_not_exists=False,
+        )
 
     def __call__(self, q: Query) -> list[Candidate]:
         if q.mode == "bm25":
@@ -59,18 +67,30 @@ class DenseSearch:
         t0 = time.perf_counter()
         try:
             hits = self.nearest(vec, q.n, q.plan.filters)
-        except Exception as exc:  # Chroma raises when k exceeds a tiny filtered set on some versions
+        except (
+            Exception
+        ) as exc:  # Chroma raises when k exceeds a tiny filtered set on some versions
             logger.debug("dense search failed (%s); using the keyword hits only", exc)
             hits = []
         q.timings["dense"] = time.perf_counter() - t0
-        cands = [Candidate(cid, text, meta, {"dense": 1.0 - dist}) for cid, text, meta, dist in hits]
+        cands = [
+            Candidate(cid, text, meta, {"dense": 1.0 - dist}) for cid, text, meta, dist in hits
+        ]
         favour = set(q.plan.favour_kinds)
-        if favour:  # a small similarity bump for the kinds the question favours (events for "meeting")
+        if (
+            favour
+        ):  # a small similarity bump for the kinds the question favours (events for "meeting")
             bump = self.settings.kind_boost
-            cands.sort(key=lambda c: -(c.scores["dense"] + (bump if (c.meta or {}).get("kind") in favour else 0.0)))
+            cands.sort(
+                key=lambda c: (
+                    -(c.scores["dense"] + (bump if (c.meta or {}).get("kind") in favour else 0.0))
+                )
+            )
         return cands
 
-    def nearest(self, vec: list[float], n: int, filters: Filters) -> list[tuple[str, str, dict, float]]:
+    def nearest(
+        self, vec: list[float], n: int, filters: Filters
+    ) -> list[tuple[str, str, dict, float]]:
         """The ``n`` nearest chunks (id, text, metadata, cosine distance) that pass ``filters``.
 
         Unfiltered: Chroma's HNSW index. Filtered: the allowed chunks come from the keyword
@@ -95,6 +115,12 @@ class DenseSearch:
             top = np.argsort(-sims)[:n]
             ids = [found[i] for i in top]
             by_id = self.store.chunks(ids)
-            return [(cid, *by_id[cid], 1.0 - float(sims[i])) for cid, i in zip(ids, top, strict=True) if cid in by_id]
-        hits = self.vectorstore.similarity_search_by_vector_with_relevance_scores(vec, k=n, ids=allowed)
+            return [
+                (cid, *by_id[cid], 1.0 - float(sims[i]))
+                for cid, i in zip(ids, top, strict=True)
+                if cid in by_id
+            ]
+        hits = self.vectorstore.similarity_search_by_vector_with_relevance_scores(
+            vec, k=n, ids=allowed
+        )
         return [(d.id or "", d.page_content, d.metadata, float(dist)) for d, dist in hits]

@@ -62,8 +62,16 @@ def load_questions(path: str | Path) -> list[EvalQuestion]:
             continue
         try:
             d = json.loads(line)
-            out.append(EvalQuestion(d.get("id", f"q{i}"), d.get("category", "other"), d["question"],
-                                    d.get("expected", []), d.get("answer", []), d.get("history", [])))
+            out.append(
+                EvalQuestion(
+                    d.get("id", f"q{i}"),
+                    d.get("category", "other"),
+                    d["question"],
+                    d.get("expected", []),
+                    d.get("answer", []),
+                    d.get("history", []),
+                )
+            )
         except (ValueError, KeyError) as exc:
             raise ConfigError(f"{path}:{i}: not a question line ({exc})") from exc
     return out
@@ -119,7 +127,11 @@ def enron_questions(data: dict[str, Any]) -> list[EvalQuestion]:
             m = re.search(r"^Message-ID:\s*(<[^>]+>)", para.get("context", ""), re.M | re.I)
             for qa in para.get("qas", []):
                 q = " ".join(qa["question"].split())
-                texts = [" ".join(a["text"].split()) for a in qa.get("answers", []) if a.get("text", "").strip()]
+                texts = [
+                    " ".join(a["text"].split())
+                    for a in qa.get("answers", [])
+                    if a.get("text", "").strip()
+                ]
                 if qa.get("is_impossible") or not texts or not self_contained(q):
                     continue
                 mids, answers = grouped.setdefault(q, (set(), set()))
@@ -129,8 +141,12 @@ def enron_questions(data: dict[str, Any]) -> list[EvalQuestion]:
     out = []
     for i, (q, (mids, answers)) in enumerate(sorted(grouped.items()), 1):
         # an answer text counts as evidence only when it is specific ("Employee" is in many mails)
-        specific = [a for a in sorted(answers) if len(a) >= 8 and (re.search(r"[\d@]", a) or " " in a)]
-        expected = [{"message_id": mid} for mid in sorted(mids)] + [{"contains": a} for a in specific]
+        specific = [
+            a for a in sorted(answers) if len(a) >= 8 and (re.search(r"[\d@]", a) or " " in a)
+        ]
+        expected = [{"message_id": mid} for mid in sorted(mids)] + [
+            {"contains": a} for a in specific
+        ]
         out.append(EvalQuestion(f"enron{i:03d}", _enron_category(q), q, expected, sorted(answers)))
     for j, q in enumerate(ENRON_UNANSWERABLE, 1):
         out.append(EvalQuestion(f"enron-none{j}", "unanswerable", q, [], []))
@@ -144,7 +160,12 @@ def _norm(text: str) -> str:
 def _searchable(source: Source) -> str:
     """A source's text and its mail headers (sender, recipients), for answer-text matching."""
     meta = source.meta
-    parts = [source.text, str(meta.get("from") or ""), str(meta.get("from_addr") or ""), str(meta.get("from_name") or "")]
+    parts = [
+        source.text,
+        str(meta.get("from") or ""),
+        str(meta.get("from_addr") or ""),
+        str(meta.get("from_name") or ""),
+    ]
     for key in ("to", "cc"):
         v = meta.get(key)
         parts += [str(x) for x in v] if isinstance(v, (list, tuple)) else [str(v or "")]
@@ -180,7 +201,9 @@ def fragment_hit(text: str, fragments: list[str]) -> bool:
     return any(re.sub(r"\s+", " ", f.lower()) in norm for f in fragments)
 
 
-def _retrieval_table(ranks: dict[str, dict[str, list[int | None]]]) -> dict[str, dict[str, dict[str, float]]]:
+def _retrieval_table(
+    ranks: dict[str, dict[str, list[int | None]]],
+) -> dict[str, dict[str, dict[str, float]]]:
     out: dict[str, dict[str, dict[str, float]]] = {}
     for mode, by_cat in ranks.items():
         out[mode] = {}
@@ -200,8 +223,16 @@ def _metrics(rs: list[int | None]) -> dict[str, float]:
     return m
 
 
-def evaluate(assistant: Any, questions: list[EvalQuestion], *, now: datetime | str, modes: tuple[str, ...] = ("dense", "bm25", "hybrid"),
-             backend: str | None = None, answers: bool = True, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+def evaluate(
+    assistant: Any,
+    questions: list[EvalQuestion],
+    *,
+    now: datetime | str,
+    modes: tuple[str, ...] = ("dense", "bm25", "hybrid"),
+    backend: str | None = None,
+    answers: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Run the question set; returns {"retrieval": table, "answers": {...}, "per_question": [...]}."""
     when = assistant.now(now)
     want_rerank = bool(assistant.settings.reranker_model)
@@ -217,23 +248,40 @@ def evaluate(assistant: Any, questions: list[EvalQuestion], *, now: datetime | s
         if q.answerable:
             for mode in all_modes:
                 base = mode.split("+")[0]
-                found = assistant.retrieve(query, 10, now=when, mode=base, rerank=mode.endswith("rerank"))
+                found = assistant.retrieve(
+                    query, 10, now=when, mode=base, rerank=mode.endswith("rerank")
+                )
                 rank = first_hit(found.sources, q.expected)
                 ranks[mode][q.category].append(rank)
                 row[f"rank_{mode}"] = rank
         if answers:
             ans = assistant.ask(q.question, history=turns, now=when, backend=backend)
-            row.update(answer=ans.text, abstained=ans.abstained, gated=bool(ans.abstain_reason), hit=fragment_hit(ans.text, q.answer) if q.answerable else None,
-                       cited_expected=first_hit(ans.cited or ans.sources, q.expected) is not None if q.answerable else None,
-                       seconds=round(ans.timings.get("total", 0.0), 3), fallback=ans.backend_fallback)
+            row.update(
+                answer=ans.text,
+                abstained=ans.abstained,
+                gated=bool(ans.abstain_reason),
+                hit=fragment_hit(ans.text, q.answer) if q.answerable else None,
+                cited_expected=first_hit(ans.cited or ans.sources, q.expected) is not None
+                if q.answerable
+                else None,
+                seconds=round(ans.timings.get("total", 0.0), 3),
+                fallback=ans.backend_fallback,
+            )
             answer_rows.append(row)
         per_q.append(row)
         if progress:
             progress(q.id)
-    result: dict[str, Any] = {"questions": len(questions), "now": when.isoformat(), "retrieval": _retrieval_table(ranks),
-                              "per_question": per_q, "seconds": round(time.perf_counter() - t0, 1)}
+    result: dict[str, Any] = {
+        "questions": len(questions),
+        "now": when.isoformat(),
+        "retrieval": _retrieval_table(ranks),
+        "per_question": per_q,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
     if not want_rerank:
-        result["rerank"] = "not measured: no reranker configured (none ships offline on PyPI; set PDQ_RERANKER_MODEL)"
+        result["rerank"] = (
+            "not measured: no reranker configured (none ships offline on PyPI; set PDQ_RERANKER_MODEL)"
+        )
     if answers:
         ok = [x for x in answer_rows if x["hit"] is not None]
         un = [x for x in answer_rows if x["hit"] is None]
@@ -250,8 +298,10 @@ def evaluate(assistant: Any, questions: list[EvalQuestion], *, now: datetime | s
             # the retrieval's "nothing here" decision alone (rag.abstention), before any reader
             "gate_unanswerable": sum(x["gated"] for x in un) / (len(un) or 1),
             "gate_answerable": sum(x["gated"] for x in ok) / (len(ok) or 1),
-            "model_answer_replaced": sum(bool(x["fallback"]) for x in answer_rows) / (len(answer_rows) or 1),
-            "n_answerable": len(ok), "n_unanswerable": len(un),
+            "model_answer_replaced": sum(bool(x["fallback"]) for x in answer_rows)
+            / (len(answer_rows) or 1),
+            "n_answerable": len(ok),
+            "n_unanswerable": len(un),
         }
     return result
 
@@ -261,18 +311,25 @@ def format_table(result: dict[str, Any]) -> str:
     lines = ["| mode | category | n | R@1 | R@5 | R@10 | MRR |", "|---|---|---|---|---|---|---|"]
     for mode, cats in result["retrieval"].items():
         for cat, m in cats.items():
-            lines.append(f"| {mode} | {'**all**' if cat == 'all' else cat} | {m['n']} | {m['recall@1']:.2f} | "
-                         f"{m['recall@5']:.2f} | {m['recall@10']:.2f} | {m['mrr']:.2f} |")
+            lines.append(
+                f"| {mode} | {'**all**' if cat == 'all' else cat} | {m['n']} | {m['recall@1']:.2f} | "
+                f"{m['recall@5']:.2f} | {m['recall@10']:.2f} | {m['mrr']:.2f} |"
+            )
     if "rerank" in result:
         lines.append(f"\nhybrid+rerank: {result['rerank']}")
     a = result.get("answers")
     if a:
-        lines += ["", f"Answers ({a['backend']}): fragment hit rate {a['fragment_hit_rate']:.2f} on {a['n_answerable']} "
-                  f"answerable; cites an expected source {a['cites_expected_source']:.2f}; abstains on "
-                  f"{a['abstention_unanswerable']:.2f} of {a['n_unanswerable']} unanswerable and "
-                  f"{a['abstention_answerable']:.2f} of answerable (retrieval's own \"nothing here\": "
-                  f"{a['gate_unanswerable']:.2f} / {a['gate_answerable']:.2f}); model answer replaced by passages "
-                  f"{a['model_answer_replaced']:.2f}.", "",
-                  "| category | fragment hit |", "|---|---|"]
+        lines += [
+            "",
+            f"Answers ({a['backend']}): fragment hit rate {a['fragment_hit_rate']:.2f} on {a['n_answerable']} "
+            f"answerable; cites an expected source {a['cites_expected_source']:.2f}; abstains on "
+            f"{a['abstention_unanswerable']:.2f} of {a['n_unanswerable']} unanswerable and "
+            f'{a["abstention_answerable"]:.2f} of answerable (retrieval\'s own "nothing here": '
+            f"{a['gate_unanswerable']:.2f} / {a['gate_answerable']:.2f}); model answer replaced by passages "
+            f"{a['model_answer_replaced']:.2f}.",
+            "",
+            "| category | fragment hit |",
+            "|---|---|",
+        ]
         lines += [f"| {c} | {v:.2f} |" for c, v in a["fragment_hit_by_category"].items()]
     return "\n".join(lines)

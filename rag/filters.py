@@ -28,7 +28,9 @@ class Filters:
     senders: tuple[str, ...] = ()  # exact stored from_addr values
     sender_label: str = ""
     open_todos: bool = False
-    time_from_question: bool = False  # read from the question: soft (undated items pass; relaxed when empty)
+    time_from_question: bool = (
+        False  # read from the question: soft (undated items pass; relaxed when empty)
+    )
     sender_from_question: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -64,11 +66,17 @@ class Filters:
     def mask(self, index: Any) -> Any:
         """The same predicate as :meth:`match`, vectorised over a keyword index's metadata."""
         t = self.time
-        start = None if t is None else (t.start_epoch if t.start_epoch is not None else float("-inf"))
-        return index.mask(start=start,
-                          end=t.end_epoch if t is not None else None,
-                          kinds=self.kinds, senders=self.senders, open_todos=self.open_todos,
-                          keep_undated=self.time_from_question)
+        start = (
+            None if t is None else (t.start_epoch if t.start_epoch is not None else float("-inf"))
+        )
+        return index.mask(
+            start=start,
+            end=t.end_epoch if t is not None else None,
+            kinds=self.kinds,
+            senders=self.senders,
+            open_todos=self.open_todos,
+            keep_undated=self.time_from_question,
+        )
 
     def describe(self) -> dict[str, str]:
         """For people: {"dates": "2026-03-09 to 2026-03-15", "kind": "event", ...}."""
@@ -109,12 +117,17 @@ def from_user(given: Filters | dict[str, Any] | None, tz: str) -> Filters:
     zone = ZoneInfo(tz)
     unknown = set(given) - {"since", "until", "kinds", "kind", "sender", "senders", "open_todos"}
     if unknown:
-        raise ConfigError(f"unknown filter(s): {', '.join(sorted(unknown))} (use since, until, kinds, sender)")
+        raise ConfigError(
+            f"unknown filter(s): {', '.join(sorted(unknown))} (use since, until, kinds, sender)"
+        )
     since, until = given.get("since"), given.get("until")
     tr = None
     if since is not None or until is not None:
-        tr = TimeRange(_as_dt(since, zone, False) if since is not None else None,
-                       _as_dt(until, zone, True) if until is not None else None, "")
+        tr = TimeRange(
+            _as_dt(since, zone, False) if since is not None else None,
+            _as_dt(until, zone, True) if until is not None else None,
+            "",
+        )
     kinds = given.get("kinds") or given.get("kind") or ()
     kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
     bad = [k for k in kinds if k not in KINDS]
@@ -122,5 +135,10 @@ def from_user(given: Filters | dict[str, Any] | None, tz: str) -> Filters:
         raise ConfigError(f"unknown kind(s): {', '.join(bad)} (choose from {', '.join(KINDS)})")
     sender = given.get("sender") or given.get("senders") or ()
     senders = (sender,) if isinstance(sender, str) else tuple(sender)
-    return Filters(time=tr, kinds=kinds, senders=senders, sender_label=", ".join(senders),
-                   open_todos=bool(given.get("open_todos")))
+    return Filters(
+        time=tr,
+        kinds=kinds,
+        senders=senders,
+        sender_label=", ".join(senders),
+        open_todos=bool(given.get("open_todos")),
+    )

@@ -14,9 +14,12 @@ from collections.abc import Sequence
 LEANS = re.compile(
     r"^\s*(and|also|but|so|then|what about|how about|and what about|same for|ok|okay)\b"
     r"|\b(it|its|it's|that|this|those|these|there|they|them|their|he|him|his|she|her|hers|the same|one|ones)\b",
-    re.IGNORECASE)
-FILLER = set("""what when where who which why how is are was were do does did the a an of to in on at for my me i
-you it its this that there they them he she him her and also about then so ok okay please can could would""".split())
+    re.IGNORECASE,
+)
+FILLER = set(
+    """what when where who which why how is are was were do does did the a an of to in on at for my me i
+you it its this that there they them he she him her and also about then so ok okay please can could would""".split()
+)
 
 
 def needs_context(question: str) -> bool:

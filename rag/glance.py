@@ -36,7 +36,9 @@ def read_glance(store: Store, tz: str, now: datetime, days: int = 7, limit: int 
     start = datetime.combine(now.date(), time(0), now.tzinfo)
     tomorrow = start + timedelta(days=1)
     end = start + timedelta(days=days + 1)
-    events = list_items(store, Filters(time=TimeRange(start, end, ""), kinds=("event",)).where(), tz, limit)
+    events = list_items(
+        store, Filters(time=TimeRange(start, end, ""), kinds=("event",)).where(), tz, limit
+    )
     todos = list_items(store, Filters(kinds=("todo",), open_todos=True).where(), tz, limit)
     today = [e for e in events if e.date is not None and e.date < tomorrow]
     upcoming = [e for e in events if e.date is not None and e.date >= tomorrow]

@@ -57,8 +57,15 @@ def lacks_wanted(answer: str, question: str) -> str:
     return f"it names no {_KIND_WORDS[kind]}, which the question asks for"
 
 
-_KIND_WORDS = {"email": "email address", "phone": "phone number", "money": "amount", "time": "time", "date": "date",
-               "code": "number or code", "count": "number"}
+_KIND_WORDS = {
+    "email": "email address",
+    "phone": "phone number",
+    "money": "amount",
+    "time": "time",
+    "date": "date",
+    "code": "number or code",
+    "count": "number",
+}
 
 
 def _cited(answer: str, sources: Sequence[Source]) -> list[Source]:
@@ -73,7 +80,11 @@ def same(entity: str, segment: str) -> bool:
     seg_nums = {n.lstrip("0") for n in re.findall(r"\d+", segment.replace(",", ""))}
     words = [w[:3] for w in re.findall(r"[a-z]{3,}", entity.lower()) if w not in _FILLER]
     seg = segment.lower()
-    return (bool(nums) or bool(words)) and all(n in seg_nums for n in nums) and all(w in seg for w in words)
+    return (
+        (bool(nums) or bool(words))
+        and all(n in seg_nums for n in nums)
+        and all(w in seg for w in words)
+    )
 
 
 def _mentions(text: str, q: set[str]) -> list[int]:
@@ -82,10 +93,27 @@ def _mentions(text: str, q: set[str]) -> list[int]:
     from .text import terms
 
     keys = {t[:5] for t in q}
-    return [m.start() for m in re.finditer(r"[\w'£$€]+", text) if any(t[:5] in keys for t in terms(m.group()))]
+    return [
+        m.start()
+        for m in re.finditer(r"[\w'£$€]+", text)
+        if any(t[:5] in keys for t in terms(m.group()))
+    ]
 
 
-_FILLER = {"the", "and", "pounds", "pound", "dollars", "euros", "gbp", "usd", "eur", "at", "on", "of"}
+_FILLER = {
+    "the",
+    "and",
+    "pounds",
+    "pound",
+    "dollars",
+    "euros",
+    "gbp",
+    "usd",
+    "eur",
+    "at",
+    "on",
+    "of",
+}
 
 
 def off_source(answer: str, question: str, sources: Sequence[Source], window: int = 160) -> str:
@@ -103,7 +131,9 @@ def off_source(answer: str, question: str, sources: Sequence[Source], window: in
     if lacking:
         return lacking
     body = MARKER.sub(" ", answer)
-    found = answer_types.find(body, kind) or (answer_types.find(body, "time") if kind == "date" else [])
+    found = answer_types.find(body, kind) or (
+        answer_types.find(body, "time") if kind == "date" else []
+    )
     q = terms(question)
     for a, b in found:
         ent = body[a:b].strip()
@@ -112,7 +142,7 @@ def off_source(answer: str, question: str, sources: Sequence[Source], window: in
             if _mentions(text.split("\n", 1)[0], q) and same(ent, text):
                 return ""  # the block is about it (its sender or subject names it): anywhere in it
             words = _mentions(text, q) or ([0] if not q else [])
-            if any(same(ent, text[max(0, w - window):w + window]) for w in words):
+            if any(same(ent, text[max(0, w - window) : w + window]) for w in words):
                 return ""
     return f"its {_KIND_WORDS[kind]} is not next to what the question asks about in the passage it cites"
 
@@ -125,13 +155,17 @@ def foreign_words(answer: str, context: str, question: str) -> list[str]:
 
     body = MARKER.sub(" ", answer)
     known = {t[:5] for t in terms(context) | terms(question)}
-    return [t for t in sorted(terms(body)) if t[:5] not in known and not t.isdigit() and t not in _PLAIN]
+    return [
+        t for t in sorted(terms(body)) if t[:5] not in known and not t.isdigit() and t not in _PLAIN
+    ]
 
 
 # words any answer may use without a source ("the answer is", "is due on", "she said")
-_PLAIN = set("""answer also just now then said says say told asked will would going next last first second
+_PLAIN = set(
+    """answer also just now then said says say told asked will would going next last first second
 one two three each every per day week month year time today tomorrow yesterday morning afternoon evening
-not no yes sure well like still yet only soon ago due""".split())
+not no yes sure well like still yet only soon ago due""".split()
+)
 
 
 def too_foreign(answer: str, context: str, question: str, share: float = 0.34) -> list[str]:
@@ -151,12 +185,22 @@ def entities(answer: str, question: str) -> list[str]:
     kind = answer_types.wanted(question)
     if kind not in answer_types.TYPED:
         return []
-    spans = answer_types.find(answer, kind) or (answer_types.find(answer, "time") if kind == "date" else [])
+    spans = answer_types.find(answer, kind) or (
+        answer_types.find(answer, "time") if kind == "date" else []
+    )
     return [answer[a:b] for a, b in spans]
 
 
-def small_model_problem(so_far: str, new: str, question: str, sources: Sequence[Source], context: str, *,
-                        final: bool, direct_span: Callable[[], str]) -> str | None:
+def small_model_problem(
+    so_far: str,
+    new: str,
+    question: str,
+    sources: Sequence[Source],
+    context: str,
+    *,
+    final: bool,
+    direct_span: Callable[[], str],
+) -> str | None:
     """Why a small model's next sentence ``new`` (its answer so far: ``so_far``) may not be shown
     ("" when it may; None: wait for more text). Every sentence: its numbers, dates and day names
     are in the context, and its words mostly are. The first release also: the entity the
@@ -168,21 +212,28 @@ def small_model_problem(so_far: str, new: str, question: str, sources: Sequence[
     shown = so_far.strip()[:120]
     missing = unsupported(new, context)
     if missing:
-        why = ("it is a question, not an answer" if missing == ["the answer is a question"]
-               else f"{', '.join(missing[:4])} appear in none of them")
+        why = (
+            "it is a question, not an answer"
+            if missing == ["the answer is a question"]
+            else f"{', '.join(missing[:4])} appear in none of them"
+        )
         return f"the local model's answer ({shown!r}) is not backed by your documents ({why}), so the direct answer is shown"
     foreign = too_foreign(new, context, question)
     if foreign:
-        return (f"the local model's answer ({shown!r}) says what your documents do not "
-                f"({', '.join(repr(w) for w in foreign[:4])}), so the direct answer is shown")
+        return (
+            f"the local model's answer ({shown!r}) says what your documents do not "
+            f"({', '.join(repr(w) for w in foreign[:4])}), so the direct answer is shown"
+        )
     if new != so_far:  # the typed checks gate the first release only
         return ""
     off = off_source(so_far, question, sources) or _disagrees(so_far, question, direct_span)
     if off and not final:
         return None
     if off:
-        return (f"the local model's answer ({shown!r}) does not answer the question from your documents ({off}), "
-                "so the direct answer is shown")
+        return (
+            f"the local model's answer ({shown!r}) does not answer the question from your documents ({off}), "
+            "so the direct answer is shown"
+        )
     return ""
 
 

@@ -62,8 +62,9 @@ def _own_file(source: Source) -> Path | None:
     if not source.path:
         return None
     p = Path(source.path)
-    own = (source.kind in ("document", "note")
-           or (source.kind == "email" and (p.suffix.lower() == ".eml" or p.parent.name in ("cur", "new"))))
+    own = source.kind in ("document", "note") or (
+        source.kind == "email" and (p.suffix.lower() == ".eml" or p.parent.name in ("cur", "new"))
+    )
     return p if own and p.is_file() else None
 
 
@@ -83,4 +84,6 @@ def read_item(store: Store, item_id: str, tz: str) -> ItemView | None:
         else:
             sections.append((section, [body]))
     parts = [(f"## {s}\n" if s else "") + merge_chunks(b) for s, b in sections]
-    return ItemView(source=first, text="\n\n".join(p.strip() for p in parts if p.strip()), file=_own_file(first))
+    return ItemView(
+        source=first, text="\n\n".join(p.strip() for p in parts if p.strip()), file=_own_file(first)
+    )

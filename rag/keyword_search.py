@@ -21,7 +21,9 @@ def bm25(kw: KeywordIndex, q: Query) -> list[Candidate]:
     return [Candidate(cid, None, None, {"bm25": s}) for cid, s in hits]
 
 
-def lift_exact(by_id: dict[str, Candidate], q: Query, kw: KeywordIndex | None, boost: float) -> None:
+def lift_exact(
+    by_id: dict[str, Candidate], q: Query, kw: KeywordIndex | None, boost: float
+) -> None:
     """Exact matches win: chunks holding the question's rare terms gain up to ``boost`` first
     places, scaled by the idf-weighted share of those terms they hold. Holders that neither
     retriever returned join the candidates."""

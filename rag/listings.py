@@ -34,7 +34,9 @@ def schedule_text(sources: list[Source], filters: Filters) -> str:
     events = [s for s in sources if s.kind == "event"]
     others = [s for s in sources if s.kind != "event"]
     if events:
-        lines = [f"Your calendar for {span} ({len(events)} event{'s' if len(events) != 1 else ''}):"]
+        lines = [
+            f"Your calendar for {span} ({len(events)} event{'s' if len(events) != 1 else ''}):"
+        ]
     else:
         lines = [f"Nothing on your calendar for {span}."]
     for s in events:

@@ -33,30 +33,55 @@ from .text import sentence_split, terms
 Embed = Callable[[list[str]], list[list[float]]]
 
 # lines that are never an answer
-_REPLY_HEADER = re.compile(r"^\s*(on\b.{0,160}\bwrote:?|-{2,}\s*(original message|forwarded by|forwarded message).*|"
-                           r"begin forwarded message:?)\s*$", re.I)
+_REPLY_HEADER = re.compile(
+    r"^\s*(on\b.{0,160}\bwrote:?|-{2,}\s*(original message|forwarded by|forwarded message).*|"
+    r"begin forwarded message:?)\s*$",
+    re.I,
+)
 _HEADER_LINE = re.compile(r"^\s*(from|sent|to|cc|bcc|subject|date|reply-to)\s*:", re.I)
-_FOOTER = re.compile(r"unsubscribe|mailing list|listinfo|list-id|you are receiving this|to be removed from|opt[ -]?out|"
-                     r"manage your subscription|^[_=*~-]{5,}$", re.I)
-_QUOTED_EXCERPT = re.compile(r"^\(In reply to:", re.I)  # ingest.mail's one-line summary of the quoted mail
+_FOOTER = re.compile(
+    r"unsubscribe|mailing list|listinfo|list-id|you are receiving this|to be removed from|opt[ -]?out|"
+    r"manage your subscription|^[_=*~-]{5,}$",
+    re.I,
+)
+_QUOTED_EXCERPT = re.compile(
+    r"^\(In reply to:", re.I
+)  # ingest.mail's one-line summary of the quoted mail
 _URL_ONLY = re.compile(r"^\s*<?(https?://|www\.)\S+>?\s*$", re.I)
-_SIGN_OFF = re.compile(r"^\s*(thanks|thank you|many thanks|regards|best|best wishes|kind regards|best regards|cheers|love|"
-                       r"sincerely|yours sincerely|yours|take care|all the best|warm regards|talk soon)\b[\w\s,.!]{0,25}$", re.I)
+_SIGN_OFF = re.compile(
+    r"^\s*(thanks|thank you|many thanks|regards|best|best wishes|kind regards|best regards|cheers|love|"
+    r"sincerely|yours sincerely|yours|take care|all the best|warm regards|talk soon)\b[\w\s,.!]{0,25}$",
+    re.I,
+)
 _SIG_DELIM = re.compile(r"^--\s*$")
 _LONG = 260
 _WRAP = 45  # a mail line this long that ends mid-sentence was wrapped: the next line continues it
 LIMIT = 5  # sources read
 MIN_SIM = 0.3  # a best sentence sharing no word with the question and less similar: "I don't know"  # a "sentence" longer than this (a PDF line, a table) is cut into clauses
 
-_NAME = re.compile(r"\b(?:(?:Dr|Mr|Mrs|Ms|Prof)\.?\s+[A-Z][a-z'’-]+|[A-Z][a-z]+(?:[ -](?:[A-Z]\.|[A-Z][a-z]+|van|de|von))*[ -][A-Z][a-z'’]+)\b")
-_ABOUT_HEADERS = re.compile(r"\b(sent|send|wrote|write|emailed|mailed|forwarded|received|receive|cc'?d|copied|"
-                            r"addressed|from|to|recipients?|sender)\b", re.I)
-_NOW_CUES = re.compile(r"\b(still|now|currently|any ?more|yet|latest|so far|these days|at the moment)\b", re.I)
+_NAME = re.compile(
+    r"\b(?:(?:Dr|Mr|Mrs|Ms|Prof)\.?\s+[A-Z][a-z'’-]+|[A-Z][a-z]+(?:[ -](?:[A-Z]\.|[A-Z][a-z]+|van|de|von))*[ -][A-Z][a-z'’]+)\b"
+)
+_ABOUT_HEADERS = re.compile(
+    r"\b(sent|send|wrote|write|emailed|mailed|forwarded|received|receive|cc'?d|copied|"
+    r"addressed|from|to|recipients?|sender)\b",
+    re.I,
+)
+_NOW_CUES = re.compile(
+    r"\b(still|now|currently|any ?more|yet|latest|so far|these days|at the moment)\b", re.I
+)
 _FIRST_CUES = re.compile(r"\b(first|earliest|original(ly)?|initial(ly)?|at first)\b", re.I)
-_TASK_CUES = re.compile(r"\b(to-?dos?|tasks?|remind(?:er)?|need to|have to|must|should i|supposed to|my list)\b", re.I)
+_TASK_CUES = re.compile(
+    r"\b(to-?dos?|tasks?|remind(?:er)?|need to|have to|must|should i|supposed to|my list)\b", re.I
+)
 EMBED_AT_MOST = 12  # candidates compared by meaning (the rest ranked by words only)
-_SENT_VERBS = re.compile(r"\bwho\b.{0,20}\b(sent|send|wrote|write|emailed|mailed|forwarded|asked|replied|invited)\b", re.I)
-_TOTAL = re.compile(r"\b(total|amount due|balance|due|premium|grand total|to pay|charged?|cost)\b", re.I)
+_SENT_VERBS = re.compile(
+    r"\bwho\b.{0,20}\b(sent|send|wrote|write|emailed|mailed|forwarded|asked|replied|invited)\b",
+    re.I,
+)
+_TOTAL = re.compile(
+    r"\b(total|amount due|balance|due|premium|grand total|to pay|charged?|cost)\b", re.I
+)
 _EMAIL_ADDR = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 
@@ -99,7 +124,7 @@ def _clauses(sentence: str) -> list[str]:
     if len(sentence) <= _LONG:
         return [sentence]
     words = sentence.split()
-    return [" ".join(words[i:i + 16]) for i in range(0, max(1, len(words) - 8), 8)]
+    return [" ".join(words[i : i + 16]) for i in range(0, max(1, len(words) - 8), 8)]
 
 
 def _body_lines(body: str) -> list[tuple[str, bool]]:
@@ -121,11 +146,17 @@ def _body_lines(body: str) -> list[tuple[str, bool]]:
             sig = False  # a quoted or forwarded message starts: its text is text again
             kept.append(None)
             continue
-        if s.startswith(">") or _QUOTED_EXCERPT.match(s) or _HEADER_LINE.match(s) or _URL_ONLY.match(s) or _FOOTER.search(s):
+        if (
+            s.startswith(">")
+            or _QUOTED_EXCERPT.match(s)
+            or _HEADER_LINE.match(s)
+            or _URL_ONLY.match(s)
+            or _FOOTER.search(s)
+        ):
             kept.append(None)
             continue
         if _SIGN_OFF.match(s):
-            sig = _signature_follows(lines[i + 1:])
+            sig = _signature_follows(lines[i + 1 :])
             kept.append(None)
             continue
         kept.append((s, sig))
@@ -159,8 +190,15 @@ def read(source: Source, rank: int) -> list[Sentence]:
     """The candidate sentences of one source."""
     out: list[Sentence] = []
     if source.kind == "event":
-        out.append(Sentence(f"{source.title}: {source.when()}" + (f", at {source.location}" if source.location else ""),
-                            source, rank, meta=True))
+        out.append(
+            Sentence(
+                f"{source.title}: {source.when()}"
+                + (f", at {source.location}" if source.location else ""),
+                source,
+                rank,
+                meta=True,
+            )
+        )
     elif source.kind == "todo":
         out.append(Sentence(todo_line(source)[0].rsplit(" [", 1)[0], source, rank, meta=True))
     for line, sig in _body_lines(source.body):
@@ -182,8 +220,24 @@ def _keys(text: str) -> set[str]:
     return {t[:5] for t in terms(text)}
 
 
-_WHEN_WORDS = {w[:5] for w in ("last", "next", "this", "week", "weekend", "month", "year", "today", "tomorrow",
-                               "yesterday", "ago", "recent", "recently")}
+_WHEN_WORDS = {
+    w[:5]
+    for w in (
+        "last",
+        "next",
+        "this",
+        "week",
+        "weekend",
+        "month",
+        "year",
+        "today",
+        "tomorrow",
+        "yesterday",
+        "ago",
+        "recent",
+        "recently",
+    )
+}
 
 
 def _question_keys(question: str) -> set[str]:
@@ -223,7 +277,7 @@ def _nearest(text: str, spans: list[tuple[int, int]], q: set[str], kind: str) ->
     for a, b in spans:
         d = min((abs(p - a) for p in pos), default=len(text))
         score = 1.0 / (1.0 + d / 40.0)
-        if kind == "money" and _TOTAL.search(text[max(0, a - 40):a]):
+        if kind == "money" and _TOTAL.search(text[max(0, a - 40) : a]):
             score += 1.0  # "Total due: £180" over the items that add up to it
         if score > near:
             best, near = text[a:b].strip(" .,;:"), score
@@ -242,7 +296,9 @@ def _people(sources: Sequence[Source]) -> list[str]:
 
 
 def _person_spans(text: str, people: list[str]) -> list[tuple[int, int]]:
-    titled = [m.span() for m in _NAME.finditer(text) if re.match(r"(Dr|Mr|Mrs|Ms|Prof)\b", m.group())]
+    titled = [
+        m.span() for m in _NAME.finditer(text) if re.match(r"(Dr|Mr|Mrs|Ms|Prof)\b", m.group())
+    ]
     if titled:
         return titled
     spans = []
@@ -258,7 +314,11 @@ def _joined(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Adjacent date and time pieces as one span: "Thursday 19 March 2026 at 15:00"."""
     out: list[tuple[int, int]] = []
     for a, b in sorted(spans):
-        if out and a >= out[-1][0] and re.fullmatch(r"[\s,]*(?:at|on|from|@|-|–)?[\s,]*", text[out[-1][1]:a]):
+        if (
+            out
+            and a >= out[-1][0]
+            and re.fullmatch(r"[\s,]*(?:at|on|from|@|-|–)?[\s,]*", text[out[-1][1] : a])
+        ):
             out[-1] = (out[-1][0], max(b, out[-1][1]))
         elif not out or a >= out[-1][1]:
             out.append((a, b))
@@ -273,12 +333,17 @@ def _spans(sent: Sentence, kind: str, people: list[str]) -> list[tuple[int, int]
     if kind == "person":
         return _person_spans(sent.text, people)
     if kind == "place":  # "in March" is a time, not a place
-        return [(a, b) for a, b in answer_types.find(sent.text, "place")
-                if not answer_types.find(sent.text[a:b], "date") and not sent.header]
+        return [
+            (a, b)
+            for a, b in answer_types.find(sent.text, "place")
+            if not answer_types.find(sent.text[a:b], "date") and not sent.header
+        ]
     return []
 
 
-def choose(question: str, sources: Sequence[Source], embed: Embed | None, *, limit: int = LIMIT) -> list[Pick]:
+def choose(
+    question: str, sources: Sequence[Source], embed: Embed | None, *, limit: int = LIMIT
+) -> list[Pick]:
     """The best sentence of each of the top ``limit`` sources, best first."""
     kind = answer_types.wanted(question)
     q = _question_keys(question)
@@ -295,8 +360,13 @@ def choose(question: str, sources: Sequence[Source], embed: Embed | None, *, lim
         cands.sort(key=lambda c: -(_coverage(q, c.text, idf, c.source.title) + 0.2 / (1 + c.rank)))
         cands = cands[:EMBED_AT_MOST]
     sims = _similarities(question, [c.text for c in cands], embed)
-    recency = (_recency(sources[:limit], newest=False) if _FIRST_CUES.search(question)
-               else _recency(sources[:limit]) if _NOW_CUES.search(question) else {})
+    recency = (
+        _recency(sources[:limit], newest=False)
+        if _FIRST_CUES.search(question)
+        else _recency(sources[:limit])
+        if _NOW_CUES.search(question)
+        else {}
+    )
     task_penalty = 0.0 if _TASK_CUES.search(question) else 0.1
     picks: list[Pick] = []
     for c, sim in zip(cands, sims, strict=True):
@@ -306,19 +376,24 @@ def choose(question: str, sources: Sequence[Source], embed: Embed | None, *, lim
         score = 0.45 * sim + 0.45 * cover + 0.15 / (1 + c.rank) + recency.get(c.source.item_id, 0.0)
         if c.source.kind == "todo":  # a to-do's due date is the task's, not the thing's it mentions
             score -= task_penalty
-        if kind in answer_types.TYPED:  # reliable finders: an answer without the entity is no answer
+        if (
+            kind in answer_types.TYPED
+        ):  # reliable finders: an answer without the entity is no answer
             score += 0.25 + 0.2 * min(near, 1.0) + 0.25 * (near > 1.0) if span else -0.2
         elif kind in ("person", "place"):  # names and places are found less surely
             score += 0.15 + 0.1 * near if span else -0.05
         else:  # "what did Anna say about the budget?": the sentence with the figures says most
-            score += min(0.12, 0.04 * len(answer_types.find(c.text, "money") + answer_types.find(c.text, "date")))
+            score += min(
+                0.12,
+                0.04 * len(answer_types.find(c.text, "money") + answer_types.find(c.text, "date")),
+            )
         picks.append(Pick(c, score, span, cover, sim))
     picks.sort(key=lambda p: -p.score)
     return picks
 
 
 def _recency(sources: Sequence[Source], newest: bool = True) -> dict[str, float]:
-    """"Is it still blocked?": the newest dated source gains 0.2, the next 0.1 ("her first
+    """ "Is it still blocked?": the newest dated source gains 0.2, the next 0.1 ("her first
     email": the oldest)."""
     dated = sorted((s for s in sources if s.date is not None), key=lambda s: s.date, reverse=newest)  # type: ignore[arg-type,return-value]
     return {s.item_id: bonus for s, bonus in zip(dated, (0.2, 0.1), strict=False)}
@@ -348,13 +423,20 @@ def event_line(s: Source, question: str) -> tuple[str, list[str]]:
     organizer = str(s.meta.get("organizer") or "")
     attendees = str(s.meta.get("attendees") or "")
     if kind == "person" and (organizer or attendees):
-        who = "; ".join(x for x in (f"organiser {organizer}" if organizer else "", f"with {attendees}" if attendees else "") if x)
+        who = "; ".join(
+            x
+            for x in (
+                f"organiser {organizer}" if organizer else "",
+                f"with {attendees}" if attendees else "",
+            )
+            if x
+        )
         bits.append(who)
         highlights.append(organizer or attendees)
     rule = next((x for x in s.body.splitlines() if x.lower().startswith("repeats:")), "")
     if rule and re.search(r"\bhow often\b|\bevery\b|\brepeat", question, re.I):
-        bits.append(rule[len("repeats:"):].strip())
-        highlights.append(rule[len("repeats:"):].strip())
+        bits.append(rule[len("repeats:") :].strip())
+        highlights.append(rule[len("repeats:") :].strip())
     return f"{s.title}: {', '.join(b for b in bits if b)} [{s.n}]", [h for h in highlights if h]
 
 
@@ -373,7 +455,9 @@ def answers(p: Pick, kind: str) -> bool:
     return bool(p.span) or p.sentence.meta or kind not in answer_types.TYPED
 
 
-def answer(question: str, sources: Sequence[Source], embed: Embed | None = None, *, limit: int = LIMIT) -> Direct:
+def answer(
+    question: str, sources: Sequence[Source], embed: Embed | None = None, *, limit: int = LIMIT
+) -> Direct:
     """The direct answer to ``question`` from ``sources`` (numbered already: ``s.n``); no lines
     when nothing in them answers it."""
     out = Direct()
@@ -388,8 +472,13 @@ def answer(question: str, sources: Sequence[Source], embed: Embed | None = None,
     _corroborate(out, best, sources[:limit])
     # a second source only when it is about as good and says something else
     for p in picks[1:]:
-        near = 0.65 if kind in ("text", "yesno") else 0.85  # "what did Anna say": what she said in each mail
-        if p.sentence.source.item_id in {s.item_id for s in out.sources} or p.score < near * best.score:
+        near = (
+            0.65 if kind in ("text", "yesno") else 0.85
+        )  # "what did Anna say": what she said in each mail
+        if (
+            p.sentence.source.item_id in {s.item_id for s in out.sources}
+            or p.score < near * best.score
+        ):
             continue
         if kind in answer_types.TYPED and (not p.span or p.span == best.span):
             break
@@ -408,8 +497,12 @@ def _corroborate(out: Direct, best: Pick, sources: Sequence[Source]) -> None:
     for s in sources:
         if s.item_id == src.item_id or not s.n or s in out.sources:
             continue
-        if best.span:  # a distinctive span: a number, or several words ("YHA Castleton"), not "Lyon"
-            if (re.search(r"\d", best.span) or " " in best.span.strip()) and best.span.lower() in s.text.lower():
+        if (
+            best.span
+        ):  # a distinctive span: a number, or several words ("YHA Castleton"), not "Lyon"
+            if (
+                re.search(r"\d", best.span) or " " in best.span.strip()
+            ) and best.span.lower() in s.text.lower():
                 also.append(s)
         elif len(said) >= 4 and len(said & _keys(s.body)) >= 0.6 * len(said):
             also.append(s)
@@ -421,18 +514,26 @@ def _corroborate(out: Direct, best: Pick, sources: Sequence[Source]) -> None:
 
 
 def _second_sentence(out: Direct, best: Pick, picks: list[Pick]) -> None:
-    """"What did Anna say about the budget?": one more sentence of the same message — the one
+    """ "What did Anna say about the budget?": one more sentence of the same message — the one
     right after the best when it shares a word with the question (mail goes on: "Finance asked us
     to cut 5%. My suggestion is to trim research to £4,500."), else one nearly as good."""
     src = best.sentence.source
-    same = [p for p in picks[1:] if p.sentence.source.item_id == src.item_id and not p.sentence.header]
+    same = [
+        p for p in picks[1:] if p.sentence.source.item_id == src.item_id and not p.sentence.header
+    ]
     if not same:
         return
     body = src.body
     at = body.find(best.sentence.text[:40])
-    after = sorted((p for p in same if body.find(p.sentence.text[:40]) > at >= 0 and p.cover > 0),
-                   key=lambda p: body.find(p.sentence.text[:40]))
-    nxt = after[0] if after and body.find(after[0].sentence.text[:40]) - at - len(best.sentence.text) < 4 else None
+    after = sorted(
+        (p for p in same if body.find(p.sentence.text[:40]) > at >= 0 and p.cover > 0),
+        key=lambda p: body.find(p.sentence.text[:40]),
+    )
+    nxt = (
+        after[0]
+        if after and body.find(after[0].sentence.text[:40]) - at - len(best.sentence.text) < 4
+        else None
+    )
     other = nxt or next((p for p in same if p.score >= 0.8 * best.score), None)
     if other is None:
         return
@@ -447,8 +548,12 @@ def _add(out: Direct, p: Pick, question: str) -> None:
     if src.kind in ("event", "todo"):
         line, hl = event_line(src, question) if src.kind == "event" else todo_line(src)
         said = p.sentence.text
-        if src.kind == "event" and not p.sentence.meta and not re.match(r"(when|where|repeats):", said, re.I) \
-                and said not in line:
+        if (
+            src.kind == "event"
+            and not p.sentence.meta
+            and not re.match(r"(when|where|repeats):", said, re.I)
+            and said not in line
+        ):
             line = line[: -len(f" [{src.n}]")] + f". “{said}” [{src.n}]"
         out.lines.append(line)
         out.highlights += hl

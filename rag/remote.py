@@ -67,11 +67,15 @@ class RemoteBackend:
                 raise explain(exc, self.url, self._model) from exc
             if not self._model:
                 if not served:
-                    raise RemoteError(f"the model server at {self.url} serves no model; set PDQ_LLM_MODEL")
+                    raise RemoteError(
+                        f"the model server at {self.url} serves no model; set PDQ_LLM_MODEL"
+                    )
                 self._model = served[0]
             elif served and self._model not in served:
-                raise RemoteError(f"the model server at {self.url} has no model {self._model!r} (it serves "
-                                  f"{', '.join(repr(m) for m in served[:5])}); set PDQ_LLM_MODEL to one of them")
+                raise RemoteError(
+                    f"the model server at {self.url} has no model {self._model!r} (it serves "
+                    f"{', '.join(repr(m) for m in served[:5])}); set PDQ_LLM_MODEL to one of them"
+                )
             self._checked = True
             return self._model
 
@@ -89,8 +93,12 @@ class RemoteBackend:
 
     def _create(self, prompt: Prompt, stream: bool) -> Any:
         return self.client.chat.completions.create(
-            model=self.model, messages=prompt.messages, stream=stream, temperature=0,
-            max_tokens=self.settings.llm_max_new_tokens)
+            model=self.model,
+            messages=prompt.messages,
+            stream=stream,
+            temperature=0,
+            max_tokens=self.settings.llm_max_new_tokens,
+        )
 
     def stream(self, prompt: Prompt, question: str) -> Iterator[str]:
         try:

@@ -41,7 +41,15 @@ from .keyword_search import bm25
 from .listings import list_items
 from .stages import RRF_K, Candidate, Query
 
-__all__ = ["MODES", "RRF_K", "Candidate", "Retrieval", "Retriever", "embeddings_for_langchain", "group_key"]
+__all__ = [
+    "MODES",
+    "RRF_K",
+    "Candidate",
+    "Retrieval",
+    "Retriever",
+    "embeddings_for_langchain",
+    "group_key",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +65,9 @@ class Retrieval:
     timings: dict[str, float]
     best_dense: float | None = None
     gated: bool = False  # nothing was relevant enough: the answer should be "I don't know"
-    relaxed: list[str] = field(default_factory=list)  # question filters dropped because they found nothing
+    relaxed: list[str] = field(
+        default_factory=list
+    )  # question filters dropped because they found nothing
     abstain_reason: str = ""  # why the store holds no answer (rag.abstention); "" when it may
 
 
@@ -95,7 +105,9 @@ class Retriever:
     def senders(self) -> SenderDirectory:
         kw = self.keyword
         if self._senders is None:
-            self._senders = SenderDirectory({(m.get("from_name", ""), m.get("from_addr", "")) for m in kw.meta})
+            self._senders = SenderDirectory(
+                {(m.get("from_name", ""), m.get("from_addr", "")) for m in kw.meta}
+            )
         return self._senders
 
     @property
@@ -106,7 +118,9 @@ class Retriever:
             from ingest.embedding import resolve_model_path
 
             try:
-                self._reranker = CrossEncoder(resolve_model_path(self.settings.reranker_model), device="cpu")
+                self._reranker = CrossEncoder(
+                    resolve_model_path(self.settings.reranker_model), device="cpu"
+                )
             except Exception as exc:
                 raise ModelUnavailableError(
                     f"cannot load reranker {self.settings.reranker_model!r} ({type(exc).__name__}: {exc}); "
@@ -123,7 +137,9 @@ class Retriever:
                 addrs += [s.lower()] if "@" in s else list(self.senders.resolve(s))
             if not addrs:
                 raise ConfigError(f"no sender matches {', '.join(base.senders)!r} in this store")
-            base = base.with_(senders=tuple(sorted(set(addrs))), sender_label=self.senders.label(addrs))
+            base = base.with_(
+                senders=tuple(sorted(set(addrs))), sender_label=self.senders.label(addrs)
+            )
         return analyze(question, now, self.senders, base)
 
     # --- the chain ----------------------------------------------------------------------------
@@ -131,11 +147,19 @@ class Retriever:
         from langchain_core.runnables import RunnableLambda, RunnableParallel
 
         s = self.settings
-        return (
-            RunnableParallel(dense=RunnableLambda(self.dense), keyword=RunnableLambda(lambda q: bm25(self.keyword, q)),
-                             q=RunnableLambda(lambda q: q))
-            | RunnableLambda(lambda r: fuse(r, r["q"], self.store, self._keyword, bm25_weight=s.bm25_weight,
-                                            exact_boost=s.exact_boost))
+        return RunnableParallel(
+            dense=RunnableLambda(self.dense),
+            keyword=RunnableLambda(lambda q: bm25(self.keyword, q)),
+            q=RunnableLambda(lambda q: q),
+        ) | RunnableLambda(
+            lambda r: fuse(
+                r,
+                r["q"],
+                self.store,
+                self._keyword,
+                bm25_weight=s.bm25_weight,
+                exact_boost=s.exact_boost,
+            )
         )
 
     def _rerank(self, cands: list[Candidate], q: Query) -> list[Candidate]:
@@ -143,25 +167,42 @@ class Retriever:
             return cands
         t0 = time.perf_counter()
         top = cands[: self.settings.rerank_candidates]
-        scores = self.reranker.predict([(q.plan.search_text, c.text or "") for c in top], show_progress_bar=False)
+        scores = self.reranker.predict(
+            [(q.plan.search_text, c.text or "") for c in top], show_progress_bar=False
+        )
         for c, s in zip(top, scores, strict=True):
             c.scores["rerank"] = float(s)
             c.score = float(s)
         top.sort(key=lambda c: -c.score)
         q.timings["rerank"] = time.perf_counter() - t0
-        return top + cands[len(top):]
+        return top + cands[len(top) :]
 
     # --- public --------------------------------------------------------------------------------
-    def search(self, plan: Plan, *, now: datetime, k: int | None = None, mode: str | None = None,
-               rerank: bool | None = None, per_group: int | None = None) -> Retrieval:
+    def search(
+        self,
+        plan: Plan,
+        *,
+        now: datetime,
+        k: int | None = None,
+        mode: str | None = None,
+        rerank: bool | None = None,
+        per_group: int | None = None,
+    ) -> Retrieval:
         """Ranked sources for a plan (see :meth:`plan`)."""
         mode = mode or self.settings.retrieval_mode
         if mode not in MODES:
             raise ConfigError(f"unknown retrieval mode {mode!r} (choose from {', '.join(MODES)})")
         k = k or self.settings.top_k
         rerank = bool(self.settings.reranker_model) if rerank is None else rerank
-        q = Query(plan, mode, n=max(self.settings.candidates, 3 * k), k=k, now=now, rerank=rerank,
-                  per_group=per_group or self.settings.per_group)
+        q = Query(
+            plan,
+            mode,
+            n=max(self.settings.candidates, 3 * k),
+            k=k,
+            now=now,
+            rerank=rerank,
+            per_group=per_group or self.settings.per_group,
+        )
         timings = q.timings
         t0 = time.perf_counter()
         relaxed: list[str] = []
@@ -170,25 +211,37 @@ class Retriever:
         else:
             cands = self._ranked(plan, q)
         if not cands and plan.filters.sender_from_question:  # "from Anna" found nothing at all
-            wide = replace(plan, filters=plan.filters.with_(senders=(), sender_label="", sender_from_question=False))
+            wide = replace(
+                plan,
+                filters=plan.filters.with_(senders=(), sender_label="", sender_from_question=False),
+            )
             cands = self._ranked(wide, q)
             relaxed += ["from"] if cands else []
         if plan.filters.time is not None:
             cands, expanded = series_in_range(cands, plan, self.settings.timezone)
             if expanded and "dates" in relaxed:
-                relaxed.remove("dates")  # the range holds occurrences of a recurring series after all
+                relaxed.remove(
+                    "dates"
+                )  # the range holds occurrences of a recurring series after all
         best_dense = max((c.scores.get("dense", -1.0) for c in cands), default=None)
         top = group(cands, q, self.store, self.keyword)
         timings["retrieval"] = time.perf_counter() - t0
         tz = self.settings.timezone
-        sources = [Source.from_chunk(c.chunk_id, c.text or "", c.meta or {}, tz, c.score) for c in top]
+        sources = [
+            Source.from_chunk(c.chunk_id, c.text or "", c.meta or {}, tz, c.score) for c in top
+        ]
         for s, c in zip(sources, top, strict=True):
             s.scores = {k2: round(v, 4) for k2, v in c.scores.items()}
         t1 = time.perf_counter()
         kw = self.keyword
-        why = abstention.reason_to_abstain(plan.question, sources, term_match.analyse(kw, plan.question),
-                                           best_dense if mode != "bm25" else None, self.settings.min_relevance,
-                                           kw.tokens)
+        why = abstention.reason_to_abstain(
+            plan.question,
+            sources,
+            term_match.analyse(kw, plan.question),
+            best_dense if mode != "bm25" else None,
+            self.settings.min_relevance,
+            kw.tokens,
+        )
         timings["abstain"] = time.perf_counter() - t1
         return Retrieval(plan, sources, timings, best_dense, bool(why), relaxed, why)
 
@@ -211,8 +264,11 @@ class Retriever:
         dated = [c for c in scoped if (c.meta or {}).get("date") is not None]
         if dated and plan.time_role == "scope":
             return scoped, []
-        wide_plan = replace(plan, search_text=plan.question,
-                            filters=plan.filters.with_(time=None, time_from_question=False))
+        wide_plan = replace(
+            plan,
+            search_text=plan.question,
+            filters=plan.filters.with_(time=None, time_from_question=False),
+        )
         wide = self._ranked(wide_plan, q)
         if not dated:
             return (wide, ["dates"]) if wide else (scoped, [])
@@ -233,4 +289,6 @@ class Retriever:
         tr = plan.filters.time
         if plan.listing != "schedule" or tr is None:
             return items
-        return items + announcing(self.keyword, self.store, tr.start_epoch, tr.end_epoch, self.settings.timezone)
+        return items + announcing(
+            self.keyword, self.store, tr.start_epoch, tr.end_epoch, self.settings.timezone
+        )

@@ -39,14 +39,24 @@ class StoreStatus:
             return f"No pdq store at {self.store} yet. Run `pdq ingest PATH...` to create it."
         lines = [f"pdq store at {self.store}"]
         total = sum(self.items.values())
-        lines.append(f"  items: {total}  (" + ", ".join(f"{k} {v}" for k, v in sorted(self.items.items())) + ")")
-        lines.append(f"  chunks: {self.chunks} (in Chroma: {self.chroma_chunks})  from {self.sources} files")
+        lines.append(
+            f"  items: {total}  ("
+            + ", ".join(f"{k} {v}" for k, v in sorted(self.items.items()))
+            + ")"
+        )
+        lines.append(
+            f"  chunks: {self.chunks} (in Chroma: {self.chroma_chunks})  from {self.sources} files"
+        )
         if self.first_date:
             lines.append(f"  dates: {self.first_date} to {self.last_date}")
-        lines.append(f"  embedding model: {self.embedding_model} ({self.embedding_dim}-d), chunker {self.chunker}")
+        lines.append(
+            f"  embedding model: {self.embedding_model} ({self.embedding_dim}-d), chunker {self.chunker}"
+        )
         lines.append(f"  size: {self.size_mb:.1f} MB   last sync: {self.last_sync or 'never'}")
         if self.chroma:
-            lines.append(f"  chunks on the Chroma server {self.chroma}, ingested by {self.writer or '?'}")
+            lines.append(
+                f"  chunks on the Chroma server {self.chroma}, ingested by {self.writer or '?'}"
+            )
         return "\n".join(lines)
 
 
@@ -86,7 +96,9 @@ def read_status(store_dir: Path, *, chroma_url: str = "", collection: str = "pdq
             embedding_dim=int(json.loads(dim)) if dim else cmeta.get("pdq_embedding_dim"),
             chunker=m.get_meta("chunker") or cmeta.get("pdq_chunker"),
             size_mb=store.size_bytes() / 1e6,
-            last_sync=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(last_sync))) if last_sync else None,
+            last_sync=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(last_sync)))
+            if last_sync
+            else None,
             chroma=store.where if chroma_url else "",
             writer=str(cmeta.get("pdq_writer", "")).split(" ", 1)[-1],
         )

@@ -27,9 +27,39 @@ RARE_MIN = 5
 _TITLES = {"dr", "mr", "mrs", "ms", "miss", "prof", "sir", "dame", "st", "mt"}
 _NAME_RUN = re.compile(r"(?<![\w'])([A-Z][\w'&-]*\.?(?:\s+[A-Z][\w'&-]*\.?)*)")
 _CALENDAR = {*WEEKDAYS, *MONTHS, "today", "tomorrow", "yesterday", "tonight", "easter", "christmas"}
-_QUESTION_WORDS = {"who", "what", "when", "where", "which", "why", "how", "is", "are", "was", "were",
-                   "did", "does", "do", "can", "could", "will", "would", "should", "has", "have", "i",
-                   "my", "the", "a", "an", "please", "tell", "show", "list", "find"}
+_QUESTION_WORDS = {
+    "who",
+    "what",
+    "when",
+    "where",
+    "which",
+    "why",
+    "how",
+    "is",
+    "are",
+    "was",
+    "were",
+    "did",
+    "does",
+    "do",
+    "can",
+    "could",
+    "will",
+    "would",
+    "should",
+    "has",
+    "have",
+    "i",
+    "my",
+    "the",
+    "a",
+    "an",
+    "please",
+    "tell",
+    "show",
+    "list",
+    "find",
+}
 
 
 @dataclass
@@ -37,7 +67,9 @@ class TermEvidence:
     """The question's terms as the keyword index sees them."""
 
     idf: dict[str, float] = field(default_factory=dict)  # every known query token → idf
-    rare: dict[str, Any] = field(default_factory=dict)  # rare token → positions of chunks holding it
+    rare: dict[str, Any] = field(
+        default_factory=dict
+    )  # rare token → positions of chunks holding it
     names: list[list[str]] = field(default_factory=list)  # name runs of the question, as tokens
     unknown_names: list[str] = field(default_factory=list)  # names whose last word no chunk holds
 
@@ -68,7 +100,11 @@ def name_runs(question: str) -> list[str]:
             words = m.group(1).split()[1:]
         else:
             words = m.group(1).split()
-        words = [w.rstrip(".") for w in words if w.rstrip(".").lower() not in _TITLES | _QUESTION_WORDS | _CALENDAR]
+        words = [
+            w.rstrip(".")
+            for w in words
+            if w.rstrip(".").lower() not in _TITLES | _QUESTION_WORDS | _CALENDAR
+        ]
         if words:
             runs.append(" ".join(words))
     return runs
@@ -91,7 +127,9 @@ def analyse(index: Any, question: str) -> TermEvidence:
         return 0 if t is None else int(indptr[t + 1] - indptr[t])
 
     limit = max(RARE_MIN, int(RARE_SHARE * n_docs))
-    stop = set(tokenize([" ".join(sorted(STOPWORDS))], index.stemmer)[0])  # bm25s's own list is short
+    stop = set(
+        tokenize([" ".join(sorted(STOPWORDS))], index.stemmer)[0]
+    )  # bm25s's own list is short
     for tok in dict.fromkeys(tokenize([question], index.stemmer)[0]):
         d = df(tok)
         if not d:
@@ -99,7 +137,7 @@ def analyse(index: Any, question: str) -> TermEvidence:
         ev.idf[tok] = math.log(1 + (n_docs - d + 0.5) / (d + 0.5))
         if d <= limit and tok not in stop:
             t = vocab[tok]
-            ev.rare[tok] = indices[indptr[t]:indptr[t + 1]]
+            ev.rare[tok] = indices[indptr[t] : indptr[t + 1]]
     for run in name_runs(question):
         toks = [t for t in tokenize([run], index.stemmer)[0] if t]
         if not toks:

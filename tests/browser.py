@@ -19,9 +19,18 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-default-apps", "--disable-extensions", "--metrics-recording-only"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--metrics-recording-only",
+]
 
 
 def find_chromium() -> str | None:
@@ -51,8 +60,14 @@ class PageRun:
 def serve(store: Path, port: int, env: dict[str, str]) -> subprocess.Popen:
     pdq = Path(sys.executable).with_name("pdq")
     cmd = [str(pdq), "ui", "--no-open", "--port", str(port), "--store", str(store)]
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    return subprocess.Popen(
+        cmd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def stop(proc: subprocess.Popen) -> str:
@@ -75,7 +90,9 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 90) -> Non
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"pdq ui exited with {proc.returncode}: {proc.stdout.read() if proc.stdout else ''}")
+            raise RuntimeError(
+                f"pdq ui exited with {proc.returncode}: {proc.stdout.read() if proc.stdout else ''}"
+            )
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
@@ -84,8 +101,14 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 90) -> Non
     raise TimeoutError(f"pdq ui did not listen on {port} within {timeout}s")
 
 
-def ask_in_browser(store: Path, question: str, shot: Path, env: dict[str, str] | None = None,
-                   chromium: str | None = None, timeout_s: float = 240) -> PageRun:
+def ask_in_browser(
+    store: Path,
+    question: str,
+    shot: Path,
+    env: dict[str, str] | None = None,
+    chromium: str | None = None,
+    timeout_s: float = 240,
+) -> PageRun:
     """Serve ``store``, ask ``question`` in Chromium, wait for the answer and its sources,
     save a full-page screenshot to ``shot``."""
     from playwright.sync_api import sync_playwright
@@ -101,7 +124,9 @@ def ask_in_browser(store: Path, question: str, shot: Path, env: dict[str, str] |
         wait_for_port(port, proc)
         with sync_playwright() as pw:
             # Playwright gives the browser a fresh temporary profile of its own
-            browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS, timeout=60_000)
+            browser = pw.chromium.launch(
+                executable_path=chromium, args=CHROMIUM_FLAGS, timeout=60_000
+            )
             page = browser.new_page(viewport={"width": 1440, "height": 1000})
             page.on("request", lambda r: run.requests.append(r.url))
             page.on("dialog", lambda d: (run.dialogs.append(d.message), d.dismiss()))
@@ -112,13 +137,28 @@ def ask_in_browser(store: Path, question: str, shot: Path, env: dict[str, str] |
             box.fill(question)
             box.press("Enter")
             # the answer is done when its source cards are drawn under it
-            page.locator("[data-testid='stChatMessage'] [data-testid='stExpander']").first.wait_for(timeout=timeout_s * 1000)
+            page.locator("[data-testid='stChatMessage'] [data-testid='stExpander']").first.wait_for(
+                timeout=timeout_s * 1000
+            )
             page.wait_for_timeout(800)
             messages = page.locator("[data-testid='stChatMessage']")
-            run.answer = messages.nth(1).locator("[data-testid='stMarkdownContainer']").first.inner_text()
-            run.cards = [c.inner_text() for c in page.locator("[data-testid='stChatMessage'] [data-testid='stExpander'] summary").all()]
-            run.glance = page.locator("[data-testid='stColumn']").filter(has_text="At a glance").last.inner_text()
-            first = page.locator("[data-testid='stChatMessage'] [data-testid='stExpander'] summary").first
+            run.answer = (
+                messages.nth(1).locator("[data-testid='stMarkdownContainer']").first.inner_text()
+            )
+            run.cards = [
+                c.inner_text()
+                for c in page.locator(
+                    "[data-testid='stChatMessage'] [data-testid='stExpander'] summary"
+                ).all()
+            ]
+            run.glance = (
+                page.locator("[data-testid='stColumn']")
+                .filter(has_text="At a glance")
+                .last.inner_text()
+            )
+            first = page.locator(
+                "[data-testid='stChatMessage'] [data-testid='stExpander'] summary"
+            ).first
             first.click()
             page.wait_for_timeout(500)
             shot.parent.mkdir(parents=True, exist_ok=True)
@@ -137,7 +177,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("docs/screenshot.png"))
     args = ap.parse_args()
     run = ask_in_browser(args.store, args.question, args.out)
-    print(f"answer: {run.answer}\nsources: {len(run.cards)}\nscreenshot: {args.out} ({run.seconds:.1f}s)")
+    print(
+        f"answer: {run.answer}\nsources: {len(run.cards)}\nscreenshot: {args.out} ({run.seconds:.1f}s)"
+    )
     outside = [u for u in run.requests if not u.startswith(("http://127.0.0.1", "data:", "blob:"))]
     print(f"requests: {len(run.requests)}, outside loopback: {outside or 'none'}")
 

@@ -44,7 +44,9 @@ def tokenizer():
     from ingest.embedding import resolve_model_path
     from ingest.settings import DEFAULT_EMBEDDING_MODEL
 
-    return AutoTokenizer.from_pretrained(resolve_model_path(DEFAULT_EMBEDDING_MODEL), local_files_only=True)
+    return AutoTokenizer.from_pretrained(
+        resolve_model_path(DEFAULT_EMBEDDING_MODEL), local_files_only=True
+    )
 
 
 @pytest.fixture
@@ -90,5 +92,10 @@ def sample_assistant(sample_store, real_embedder):
     """An Assistant over the sample store (extractive backend unless a test asks otherwise)."""
     from rag import Assistant
 
-    return Assistant(store=sample_store, embedder=real_embedder, timezone="Europe/London",
-                     now=SAMPLE_NOW, llm_backend="extractive")
+    return Assistant(
+        store=sample_store,
+        embedder=real_embedder,
+        timezone="Europe/London",
+        now=SAMPLE_NOW,
+        llm_backend="extractive",
+    )

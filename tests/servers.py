@@ -55,9 +55,12 @@ def chroma_server(path: Path) -> Iterator[str]:
     log = path.parent / "chroma-server.log"
     chroma = Path(sys.executable).with_name("chroma")
     with log.open("wb") as out:
-        proc = subprocess.Popen([str(chroma), "run", "--path", str(path), "--host", "127.0.0.1",
-                                 "--port", str(port)], stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         _wait(f"http://127.0.0.1:{port}/api/v2/heartbeat", proc, 60, log)
         yield f"http://127.0.0.1:{port}"
@@ -72,17 +75,40 @@ def llama_cpp_available() -> bool:
 
 
 @contextmanager
-def llama_server(gguf: Path, log: Path, *, embedding: bool = False, alias: str = "smollm2") -> Iterator[str]:
+def llama_server(
+    gguf: Path, log: Path, *, embedding: bool = False, alias: str = "smollm2"
+) -> Iterator[str]:
     """llama.cpp's OpenAI-compatible server on a free loopback port; yields its /v1 base URL."""
     port = free_port()
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", alias,
-           "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", "2",
-           "--verbose", "false"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(gguf),
+        "--model_alias",
+        alias,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "4096",
+        "--n_threads",
+        "2",
+        "--verbose",
+        "false",
+    ]
     if embedding:
         cmd += ["--embedding", "true"]
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                env=dict(os.environ, HF_HUB_OFFLINE="1"))
+        proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=dict(os.environ, HF_HUB_OFFLINE="1"),
+        )
     try:
         _wait(f"http://127.0.0.1:{port}/v1/models", proc, 120, log)
         yield f"http://127.0.0.1:{port}/v1"

@@ -36,29 +36,41 @@ def test_sources_are_kept_when_nothing_is_cited():
     assert text == "Thursday." and len(ordered) == 2 and not any(s.cited for s in ordered)
 
 
-@pytest.mark.parametrize(("answer", "ok"), [
-    ("It was moved to Thursday 19 March at 15:00 [1].", True),
-    ("It is on Wednesday 20 March.", False),
-    ("The invoice is £180.", True),
-    ("The invoice is £1,450.", False),
-    ("When is your dentist appointment?", False),
-])
+@pytest.mark.parametrize(
+    ("answer", "ok"),
+    [
+        ("It was moved to Thursday 19 March at 15:00 [1].", True),
+        ("It is on Wednesday 20 March.", False),
+        ("The invoice is £180.", True),
+        ("The invoice is £1,450.", False),
+        ("When is your dentist appointment?", False),
+    ],
+)
 def test_grounding(answer, ok):
-    ctx = "Your appointment has been moved to Thursday 19 March 2026 at 15:00. Total due: GBP 180.00"
+    ctx = (
+        "Your appointment has been moved to Thursday 19 March 2026 at 15:00. Total due: GBP 180.00"
+    )
     assert (not grounding.unsupported(answer, ctx)) is ok
 
 
 def test_followups_become_standalone():
     hist = [("When is Mum's birthday dinner?", "Saturday")]
     assert standalone("Where is it?", hist) == "Where is it (When is Mum's birthday dinner)?"
-    assert standalone("How much is the plumber's invoice?", hist) == "How much is the plumber's invoice?"
+    assert (
+        standalone("How much is the plumber's invoice?", hist)
+        == "How much is the plumber's invoice?"
+    )
     assert standalone("Where is it?", []) == "Where is it?"
 
 
 def test_user_filters():
-    f = from_user({"since": "2026-03-01", "until": "2026-03-10", "kinds": ["email"]}, "Europe/London")
+    f = from_user(
+        {"since": "2026-03-01", "until": "2026-03-10", "kinds": ["email"]}, "Europe/London"
+    )
     assert f.describe() == {"dates": "2026-03-01 to 2026-03-10", "kind": "email"}
-    assert f.match({"kind": "email", "date": f.time.start_epoch}) and not f.match({"kind": "event", "date": f.time.start_epoch})
+    assert f.match({"kind": "email", "date": f.time.start_epoch}) and not f.match(
+        {"kind": "event", "date": f.time.start_epoch}
+    )
     assert not f.match({"kind": "email", "date": f.time.end_epoch})
     with pytest.raises(ConfigError):
         from_user({"kinds": ["fax"]}, "Europe/London")
@@ -68,7 +80,9 @@ def test_user_filters():
 
 
 def test_intent_sender_time_and_listings():
-    senders = SenderDirectory([("Anna Lee", "anna.lee@northwind.example"), ("Ben Okafor", "ben@northwind.example")])
+    senders = SenderDirectory(
+        [("Anna Lee", "anna.lee@northwind.example"), ("Ben Okafor", "ben@northwind.example")]
+    )
     p = analyze("What did Anna say about the budget last week?", NOW, senders)
     assert p.filters.senders == ("anna.lee@northwind.example",)
     assert p.filters.describe() == {"dates": "2026-03-02 to 2026-03-08", "from": "Anna Lee"}
@@ -91,7 +105,10 @@ def test_answer_rendering_escapes_stored_text():
     assert "\\*bold\\*" in md
     df = a.to_dataframe()
     assert list(df["title"]) == ["<script>alert(1)</script> *bold*"] and df.shape[0] == 1
-    assert a.to_dict()["sources"][0]["header"] == "06 Mar 2026 13:00 · <script>alert(1)</script> *bold*"
+    assert (
+        a.to_dict()["sources"][0]["header"]
+        == "06 Mar 2026 13:00 · <script>alert(1)</script> *bold*"
+    )
 
 
 def test_vectorised_filter_mask_equals_the_predicate():
@@ -115,8 +132,12 @@ def test_vectorised_filter_mask_equals_the_predicate():
             m["done"] = rnd.random() < 0.5
         metas.append(m)
     kw = KeywordIndex(None, [f"c{i}" for i in range(len(metas))], metas, "g", None)
-    ranges = [None, TimeRange(datetime(2026, 3, 1, tzinfo=tz), datetime(2026, 3, 15, tzinfo=tz)),
-              TimeRange(datetime(2026, 3, 10, tzinfo=tz), None), TimeRange(None, datetime(2026, 3, 5, tzinfo=tz))]
+    ranges = [
+        None,
+        TimeRange(datetime(2026, 3, 1, tzinfo=tz), datetime(2026, 3, 15, tzinfo=tz)),
+        TimeRange(datetime(2026, 3, 10, tzinfo=tz), None),
+        TimeRange(None, datetime(2026, 3, 5, tzinfo=tz)),
+    ]
     for t in ranges:
         for kinds in [(), ("email",), ("todo", "event")]:
             for senders in [(), ("anna@x",)]:
@@ -129,8 +150,15 @@ def test_vectorised_filter_mask_equals_the_predicate():
 def test_a_small_models_answer_must_hold_what_the_question_asks_for():
     from rag.grounding import lacks_wanted
 
-    assert lacks_wanted("HACKED", "When is Mum's birthday dinner?") == "it names no date, which the question asks for"
-    assert lacks_wanted("The plumber charged 5% VAT.", "What did the plumber charge?").startswith("it names no amount")
+    assert (
+        lacks_wanted("HACKED", "When is Mum's birthday dinner?")
+        == "it names no date, which the question asks for"
+    )
+    assert lacks_wanted("The plumber charged 5% VAT.", "What did the plumber charge?").startswith(
+        "it names no amount"
+    )
     assert lacks_wanted("Saturday at 19:00 at Luigi's", "When is Mum's birthday dinner?") == ""
     assert lacks_wanted("£180 [1]", "How much is the plumber's invoice?") == ""
-    assert lacks_wanted("Anna suggested trimming user research.", "What did Anna suggest?") == ""  # untyped
+    assert (
+        lacks_wanted("Anna suggested trimming user research.", "What did Anna suggest?") == ""
+    )  # untyped

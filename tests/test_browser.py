@@ -16,16 +16,28 @@ from tests.conftest import SAMPLE_NOW
 def test_real_browser_asks_and_sees_sources(sample_store, tmp_path):
     chromium = find_chromium()
     if chromium is None:
-        pytest.skip("chromium not found (make test installs Debian's chromium; apt-get install chromium)")
-    env = dict(os.environ, PDQ_NOW=SAMPLE_NOW.strftime("%Y-%m-%dT%H:%M:%S"), PDQ_TIMEZONE="Europe/London",
-               HF_HUB_OFFLINE="1")
+        pytest.skip(
+            "chromium not found (make test installs Debian's chromium; apt-get install chromium)"
+        )
+    env = dict(
+        os.environ,
+        PDQ_NOW=SAMPLE_NOW.strftime("%Y-%m-%dT%H:%M:%S"),
+        PDQ_TIMEZONE="Europe/London",
+        HF_HUB_OFFLINE="1",
+    )
     shot = tmp_path / "page.png"
-    run = ask_in_browser(sample_store, "When is my dentist appointment?", shot, env=env, chromium=chromium)
+    run = ask_in_browser(
+        sample_store, "When is my dentist appointment?", shot, env=env, chromium=chromium
+    )
     assert run.answer.strip(), run.server_log[-2000:]
     assert run.cards and any("Smile Dental" in c for c in run.cards), run.cards
     assert "At a glance" in run.glance and "Today, Wed 11 Mar" in run.glance
     assert shot.stat().st_size > 20_000
-    outside = [u for u in run.requests if not u.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:"))]
+    outside = [
+        u
+        for u in run.requests
+        if not u.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:"))
+    ]
     assert not outside, outside  # no usage statistics, fonts or anything else from outside
     assert not run.dialogs
     assert "Traceback" not in run.server_log, run.server_log[-3000:]

@@ -32,35 +32,51 @@ def test_ingest_sync_and_ask_against_a_chroma_server(tmp_path, real_embedder):
     docs = tmp_path / "docs"
     shutil.copytree(SAMPLE, docs)
     with chroma_server(tmp_path / "chroma-data") as url:
-        s = load_settings(store=tmp_path / "store", chroma_url=url, timezone="Europe/London", now=SAMPLE_NOW)
+        s = load_settings(
+            store=tmp_path / "store", chroma_url=url, timezone="Europe/London", now=SAMPLE_NOW
+        )
         first = ingest_paths([docs], s, embedder=real_embedder)
         assert first.failed == 0 and first.chunks_embedded > 100
         assert not (tmp_path / "store" / "chroma").exists()  # the chunks live on the server
-        assert (tmp_path / "chroma-data").is_dir() and (tmp_path / "store" / "manifest.sqlite").is_file()
+        assert (tmp_path / "chroma-data").is_dir() and (
+            tmp_path / "store" / "manifest.sqlite"
+        ).is_file()
 
         # re-sync: nothing changed → nothing embedded; an edit and a removal are applied
         again = ingest_paths([docs], s, embedder=real_embedder)
         assert again.chunks_embedded == 0 and again.files_skipped_unchanged == first.files_seen
-        (docs / "notes" / "home.md").write_text("# Home\n\nThe boiler service is on 2 April with HeatRight.\n")
+        (docs / "notes" / "home.md").write_text(
+            "# Home\n\nThe boiler service is on 2 April with HeatRight.\n"
+        )
         (docs / "notes" / "reading-list.md").unlink()
         third = ingest_paths([docs], s, embedder=real_embedder)
         assert third.by_kind["note"]["updated"] == 1 and third.by_kind["note"]["removed"] == 1
 
         a = Assistant(settings=s, embedder=real_embedder)
         status = a.status()
-        assert status.exists and status.chroma.startswith(url) and status.chunks == status.chroma_chunks
+        assert (
+            status.exists
+            and status.chroma.startswith(url)
+            and status.chunks == status.chroma_chunks
+        )
         assert "Chroma server" in str(status)
         ans = a.ask("When is my dentist appointment?", backend="extractive")
-        assert "19 March" in ans.text and ans.sources[0].meta["message_id"] == "<dentist-2@sample.pdq>"
+        assert (
+            "19 March" in ans.text and ans.sources[0].meta["message_id"] == "<dentist-2@sample.pdq>"
+        )
         boiler = a.ask("When is the boiler service?", backend="extractive")
         assert "2 April" in boiler.text  # the edit is searchable (dense and the BM25 index)
-        hits = a.search("What did Anna say about the budget?", filters={"kinds": ["email"], "sender": "Anna"})
+        hits = a.search(
+            "What did Anna say about the budget?", filters={"kinds": ["email"], "sender": "Anna"}
+        )
         assert hits and all(h.kind == "email" and h.sender == "Anna Lee" for h in hits)
         assert a.glance().upcoming  # metadata reads work remotely too
         a.close()
 
         # another machine: its own (empty) store directory, same server → reads, cannot write
-        other = load_settings(store=tmp_path / "laptop", chroma_url=url, timezone="Europe/London", now=SAMPLE_NOW)
+        other = load_settings(
+            store=tmp_path / "laptop", chroma_url=url, timezone="Europe/London", now=SAMPLE_NOW
+        )
         b = Assistant(settings=other, embedder=real_embedder)
         assert "19 March" in b.ask("When is my dentist appointment?", backend="extractive").text
         with pytest.raises(StoreError, match="kept by another pdq store"):
@@ -68,7 +84,10 @@ def test_ingest_sync_and_ask_against_a_chroma_server(tmp_path, real_embedder):
         # after an ingest on the first machine, the reader's keyword index follows (generation)
         (docs / "notes" / "home.md").write_text("# Home\n\nThe boiler service moved to 9 April.\n")
         ingest_paths([docs], s, embedder=real_embedder)
-        assert "9 April" in b.ask("When is the boiler service?", backend="extractive", mode="bm25").text
+        assert (
+            "9 April"
+            in b.ask("When is the boiler service?", backend="extractive", mode="bm25").text
+        )
         b.close()
 
         # a collection of its own on the same server is fine
@@ -85,9 +104,21 @@ def test_ingest_sync_and_ask_against_a_chroma_server(tmp_path, real_embedder):
     poison.mkdir()
     (poison / "sentence_transformers.py").write_text("raise ImportError('the model was loaded')\n")
     env = {**os.environ, "PYTHONPATH": f"{poison}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    run = subprocess.run([str(Path(sys.executable).with_name("pdq")), "ingest", str(docs), "--store",
-                          str(tmp_path / "store"), "--chroma-url", url], capture_output=True, text=True,
-                         timeout=300, env=env)
+    run = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("pdq")),
+            "ingest",
+            str(docs),
+            "--store",
+            str(tmp_path / "store"),
+            "--chroma-url",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert run.returncode == 1 and "Traceback" not in run.stderr
     assert run.stderr.startswith("pdq: error: cannot reach the Chroma server at " + url), run.stderr
     assert _digest(manifest) == before

@@ -17,7 +17,9 @@ def ntok(tok, text):
 
 
 def test_no_chunk_exceeds_the_limit_and_all_text_survives(tokenizer):
-    long_para = " ".join(f"Sentence number {i} talks about the Atlas budget and hosting costs." for i in range(200))
+    long_para = " ".join(
+        f"Sentence number {i} talks about the Atlas budget and hosting costs." for i in range(200)
+    )
     no_punct = "word " * 3000
     c = chunker(tokenizer)
     chunks = c.chunk_item(item([Block(long_para), Block(no_punct, section="Raw")]))
@@ -29,13 +31,21 @@ def test_no_chunk_exceeds_the_limit_and_all_text_survives(tokenizer):
 
 
 def test_context_line_and_section_head_every_chunk(tokenizer):
-    blocks = [Block("Intro text.", None), Block("Budget is £91,000.", "Atlas > Budget"), Block("More budget.", "Atlas > Budget")]
+    blocks = [
+        Block("Intro text.", None),
+        Block("Budget is £91,000.", "Atlas > Budget"),
+        Block("More budget.", "Atlas > Budget"),
+    ]
     chunks = chunker(tokenizer).chunk_item(item(blocks))
     assert chunks[0].text.startswith("Note notes/x.md\nIntro text.")
     assert chunks[1].text == "Note notes/x.md > Atlas > Budget\nBudget is £91,000.\nMore budget."
     assert chunks[1].meta["section"] == "Atlas > Budget"
     assert [c.chunk_id for c in chunks] == ["note:1#0", "note:1#1"]
-    assert chunks[1].meta["item_id"] == "note:1" and chunks[1].meta["kind"] == "note" and chunks[1].meta["date"] == 5
+    assert (
+        chunks[1].meta["item_id"] == "note:1"
+        and chunks[1].meta["kind"] == "note"
+        and chunks[1].meta["date"] == 5
+    )
 
 
 def test_overlap_between_consecutive_pieces(tokenizer):
@@ -53,5 +63,7 @@ def test_model_limit_wins_over_setting(tokenizer):
 
 
 def test_empty_item_still_gets_one_chunk(tokenizer):
-    [only] = chunker(tokenizer).chunk_item(item([], context='Email from Anna to Sam, 2026-03-02, "(no subject)"'))
+    [only] = chunker(tokenizer).chunk_item(
+        item([], context='Email from Anna to Sam, 2026-03-02, "(no subject)"')
+    )
     assert only.text.startswith("Email from Anna")

@@ -7,7 +7,9 @@ from ingest.pipeline import ingest_paths
 pytestmark = pytest.mark.corpus
 
 
-def test_dry_run_over_the_whole_corpus_accounts_for_every_file(corpus, settings, hash_embedder, capsys):
+def test_dry_run_over_the_whole_corpus_accounts_for_every_file(
+    corpus, settings, hash_embedder, capsys
+):
     # a 20 s per-file limit instead of the default 120 s: the corpus's 619-page PDF (~45 s to read
     # here) must be stopped, reported as "timed out", and the run go on
     settings = settings.model_copy(update={"max_file_seconds": 20})
@@ -23,8 +25,10 @@ def test_dry_run_over_the_whole_corpus_accounts_for_every_file(corpus, settings,
     timed_out = {f.locator.rsplit("/", 1)[-1] for f in r.failures if f.reason == "timed out"}
     assert "DA-619p.pdf" in timed_out
     with capsys.disabled():
-        print(f"\ncorpus dry run: {r.files_seen} files, {dict(r.totals)}, {r.chunks_planned} chunks, "
-              f"failed {r.failed} {dict(r.failure_reasons())}, unsupported {len(r.unsupported)}, {r.seconds:.0f}s")
+        print(
+            f"\ncorpus dry run: {r.files_seen} files, {dict(r.totals)}, {r.chunks_planned} chunks, "
+            f"failed {r.failed} {dict(r.failure_reasons())}, unsupported {len(r.unsupported)}, {r.seconds:.0f}s"
+        )
 
 
 @pytest.mark.slow
@@ -38,7 +42,9 @@ def test_full_ingest_of_real_messages_with_embeddings(corpus, settings, real_emb
     for f in sorted((corpus / "mail/spamassassin/Maildir/.hard-ham/cur").iterdir())[:100]:
         shutil.copy(f, folder / "cur" / f.name)
     r = ingest_paths([folder], settings, embedder=real_embedder)
-    assert r.by_kind["email"]["new"] == 100 and [f for f in r.failures if " > " not in f.locator] == []
+    assert (
+        r.by_kind["email"]["new"] == 100 and [f for f in r.failures if " > " not in f.locator] == []
+    )
     assert r.chunks_embedded >= 100
     again = ingest_paths([folder], settings, embedder=real_embedder)
     assert again.chunks_embedded == 0 and again.files_skipped_unchanged == 100

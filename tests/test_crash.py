@@ -93,9 +93,19 @@ def wait_for_lock(lock: Path, proc: subprocess.Popen, timeout: float = 120) -> b
 def assert_store_answers(env: dict[str, str]) -> None:
     """`pdq ask` on the sample store still finds the dentist's rescheduled day."""
     asked = subprocess.run(
-        [pdq(), "ask", "When is my dentist appointment?", "--backend", "extractive",
-         "--now", "2026-03-11T09:00:00"],
-        env=env, capture_output=True, text=True, timeout=300,
+        [
+            pdq(),
+            "ask",
+            "When is my dentist appointment?",
+            "--backend",
+            "extractive",
+            "--now",
+            "2026-03-11T09:00:00",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert asked.returncode == 0 and "19 March" in asked.stdout, asked.stderr[-2000:]
 
@@ -104,15 +114,30 @@ def env_for(store: Path) -> dict[str, str]:
     return dict(os.environ, PDQ_STORE=str(store), HF_HUB_OFFLINE="1")
 
 
-def start_paused(point: str, nth: int, mbox: Path, env: dict[str, str], folder: Path) -> subprocess.Popen:
+def start_paused(
+    point: str, nth: int, mbox: Path, env: dict[str, str], folder: Path
+) -> subprocess.Popen:
     """``pdq ingest MBOX`` (the real CLI, through tests/ingest_driver.py), to stop at ``point``."""
     folder.mkdir(parents=True, exist_ok=True)
     for marker in ("paused", "go"):
         (folder / marker).unlink(missing_ok=True)
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.ingest_driver", point, str(nth), str(folder), "--",
-         "ingest", str(mbox)],
-        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "tests.ingest_driver",
+            point,
+            str(nth),
+            str(folder),
+            "--",
+            "ingest",
+            str(mbox),
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -122,8 +147,9 @@ def wait_paused(proc: subprocess.Popen, folder: Path, timeout: float = 600) -> N
     while not (folder / "paused").exists():
         if proc.poll() is not None:
             out, err = proc.communicate()
-            raise AssertionError(f"the ingest ended (rc {proc.returncode}) before its pause point: "
-                                 f"{err[-2000:]}")
+            raise AssertionError(
+                f"the ingest ended (rc {proc.returncode}) before its pause point: {err[-2000:]}"
+            )
         assert time.time() < deadline, "the ingest never reached its pause point"
         time.sleep(0.1)
     assert proc.poll() is None
@@ -157,7 +183,9 @@ def test_kill_9_at_fixed_points_then_rerun_leaves_a_consistent_store(tmp_path):
         [pdq(), "ingest", str(mbox), "--json"], env=env, capture_output=True, text=True, timeout=900
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads(done.stdout)["repaired_after_crash"] == 0  # the last kill came after every write
+    assert (
+        json.loads(done.stdout)["repaired_after_crash"] == 0
+    )  # the last kill came after every write
     state = consistency(store)
     assert state["pending"] == []
     assert len(state["chroma"]) == len(set(state["chroma"]))
@@ -186,7 +214,9 @@ def test_second_ingest_is_refused_while_questions_keep_working(tmp_path, sample_
     first = start_paused("embed", 2, mbox, env, pauses)
     try:
         wait_paused(first, pauses)
-        assert wait_for_lock(store / "ingest.lock", first), "the first ingest does not hold the lock"
+        assert wait_for_lock(store / "ingest.lock", first), (
+            "the first ingest does not hold the lock"
+        )
         second = subprocess.run(
             [pdq(), "ingest", str(mbox)], env=env, capture_output=True, text=True, timeout=300
         )

@@ -94,14 +94,17 @@ def test_time_expression(question, start, end):
     assert (tr.start, tr.end) == (_dt(start), _dt(end))
 
 
-@pytest.mark.parametrize("question", [
-    "When is my dentist appointment?",
-    "What did Anna say about the budget?",
-    "May I see the invoice?",
-    "Which to-dos are still open?",
-    "Who sat on the committee?",
-    "What is the wifi password?",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "When is my dentist appointment?",
+        "What did Anna say about the budget?",
+        "May I see the invoice?",
+        "Which to-dos are still open?",
+        "Who sat on the committee?",
+        "What is the wifi password?",
+    ],
+)
 def test_no_time_expression(question):
     assert find_time_range(question, NOW) is None
 
@@ -114,17 +117,23 @@ def test_timezone_of_now_decides_day_boundaries():
 
 
 def test_dst_day_is_23_hours():
-    tr = find_time_range("tomorrow", datetime(2026, 3, 28, 12, tzinfo=TZ))  # clocks go forward 29 March
+    tr = find_time_range(
+        "tomorrow", datetime(2026, 3, 28, 12, tzinfo=TZ)
+    )  # clocks go forward 29 March
     assert tr is not None and tr.end_epoch - tr.start_epoch == 23 * 3600
 
 
 def test_where_and_label_and_strip():
     tr = find_time_range("What is on my calendar next week?", NOW)
-    assert tr.where() == {"$and": [{"date": {"$gte": tr.start_epoch}}, {"date": {"$lt": tr.end_epoch}}]}
+    assert tr.where() == {
+        "$and": [{"date": {"$gte": tr.start_epoch}}, {"date": {"$lt": tr.end_epoch}}]
+    }
     assert tr.label() == "2026-03-16 to 2026-03-22"
     assert strip_phrase("What is on my calendar next week?", tr) == "What is on my calendar?"
     since = find_time_range("mail since Monday", NOW)
-    assert since.where() == {"$and": [{"date": {"$gte": since.start_epoch}}, {"date": {"$lt": since.end_epoch}}]}
+    assert since.where() == {
+        "$and": [{"date": {"$gte": since.start_epoch}}, {"date": {"$lt": since.end_epoch}}]
+    }
     before = find_time_range("before Friday", NOW)
     assert before.where() == {"date": {"$lt": before.end_epoch}}
     assert find_time_range("on 3 April", NOW).label() == "2026-04-03"

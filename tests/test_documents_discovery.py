@@ -23,7 +23,10 @@ def test_pdf_and_docx_samples():
 def test_html_document_uses_unstructured_offline_without_hidden_text():
     from unstructured.nlp import tokenize
 
-    blocks = parse_document_bytes(b"<h1>Trip</h1><p>Meet at the station. Bring boots.</p><p style='display:none'>secret</p>", "t.html")
+    blocks = parse_document_bytes(
+        b"<h1>Trip</h1><p>Meet at the station. Bring boots.</p><p style='display:none'>secret</p>",
+        "t.html",
+    )
     assert blocks[0].section == "Trip" and "Bring boots." in blocks[0].text
     assert all("secret" not in b.text for b in blocks)
     # unstructured runs on pdq's blank spaCy pipeline: nothing was downloaded or installed
@@ -64,7 +67,9 @@ def test_thunderbird_profile_and_sniffing(tmp_path):
     sbd = tmp_path / "Archives.sbd"
     sbd.mkdir()
     (sbd / "2025").write_bytes(mbox)
-    (tmp_path / "00001.7c53336b37").write_bytes(b"Return-Path: <x@y>\nFrom: a@b\nSubject: s\n\nhello")
+    (tmp_path / "00001.7c53336b37").write_bytes(
+        b"Return-Path: <x@y>\nFrom: a@b\nSubject: s\n\nhello"
+    )
     (tmp_path / "msg_01.txt").write_bytes(b"From: a@b\nTo: c@d\nSubject: s\n\nhello")
     (tmp_path / "notes.txt").write_text("just a note: buy milk")
     (tmp_path / "photo.jpg").write_bytes(b"\xff\xd8\xff")
@@ -79,10 +84,16 @@ def test_thunderbird_profile_and_sniffing(tmp_path):
     assert classify(tmp_path / "photo.jpg") == "unsupported"
 
 
-@pytest.mark.parametrize("name,needle", [
-    ("fake.odt", "Lorem ipsum"), ("fake-doc.rtf", "My first paragraph"), ("fake-power-point.pptx", "bullet"),
-    ("emoji.xlsx", "🤠"), ("fake.docx", "Lorem ipsum"),
-])
+@pytest.mark.parametrize(
+    "name,needle",
+    [
+        ("fake.odt", "Lorem ipsum"),
+        ("fake-doc.rtf", "My first paragraph"),
+        ("fake-power-point.pptx", "bullet"),
+        ("emoji.xlsx", "🤠"),
+        ("fake.docx", "Lorem ipsum"),
+    ],
+)
 def test_office_formats_from_the_corpus(corpus: Path, name, needle):
     blocks = parse_document_file(corpus / "docs/unstructured-example-docs/example-docs" / name)
     assert needle in " ".join(b.text for b in blocks)

@@ -17,7 +17,9 @@ def sample_ingest(tmp_path_factory, real_embedder):
 
     from .conftest import SAMPLE_NOW
 
-    s = load_settings(store=tmp_path_factory.mktemp("store"), timezone="Europe/London", now=SAMPLE_NOW)
+    s = load_settings(
+        store=tmp_path_factory.mktemp("store"), timezone="Europe/London", now=SAMPLE_NOW
+    )
     report = ingest_paths([SAMPLE], s, embedder=real_embedder)
     return s, report
 
@@ -40,7 +42,11 @@ def test_rerun_embeds_nothing(sample_ingest, real_embedder):
     s, _ = sample_ingest
     calls = real_embedder.calls
     r = ingest_paths([SAMPLE], s, embedder=real_embedder)
-    assert real_embedder.calls == calls and r.chunks_embedded == 0 and r.totals["unchanged"] == r.totals["found"]
+    assert (
+        real_embedder.calls == calls
+        and r.chunks_embedded == 0
+        and r.totals["unchanged"] == r.totals["found"]
+    )
 
 
 def test_chunks_fit_the_model(sample_ingest, real_embedder):

@@ -36,7 +36,9 @@ def backend(llama_dir: Path, tmp_path: Path, **overrides):
     from ingest.settings import load_settings
     from rag.generation import TransformersBackend
 
-    s = load_settings(store=tmp_path / "store", llm_model=str(llama_dir), llm_max_new_tokens=24, **overrides)
+    s = load_settings(
+        store=tmp_path / "store", llm_model=str(llama_dir), llm_max_new_tokens=24, **overrides
+    )
     return TransformersBackend(s)
 
 
@@ -45,9 +47,17 @@ def prompt_for(b, question: str):
     from rag.answer import Source
     from rag.prompt import build
 
-    src = Source(item_id="m1", chunk_id="m1#0", kind="email", title="Dentist moved",
-                 text="The dentist appointment moved to Thursday 19 March at 10:30.", sender="Dr Patel")
-    return build(question, [src], now=NOW, count_tokens=b.count_tokens, budget=b.prompt_budget, small=b.small)
+    src = Source(
+        item_id="m1",
+        chunk_id="m1#0",
+        kind="email",
+        title="Dentist moved",
+        text="The dentist appointment moved to Thursday 19 March at 10:30.",
+        sender="Dr Patel",
+    )
+    return build(
+        question, [src], now=NOW, count_tokens=b.count_tokens, budget=b.prompt_budget, small=b.small
+    )
 
 
 def generate(b, question: str = "When is the dentist?") -> str:
@@ -60,12 +70,16 @@ def load_model(llama_dir: Path, device: str, dtype):
     return AutoModelForCausalLM.from_pretrained(llama_dir, dtype=dtype).to(device).eval()
 
 
-def test_a_local_llama_checkpoint_loads_renders_llama2_prompts_and_streams_on_cpu(llama_dir, tmp_path):
+def test_a_local_llama_checkpoint_loads_renders_llama2_prompts_and_streams_on_cpu(
+    llama_dir, tmp_path
+):
     b = backend(llama_dir, tmp_path, llm_device="cpu")
     b.load()
     assert b.name == str(llama_dir) and b.device == "cpu" and b.small
     rendered = b.render(prompt_for(b, "q?"))
-    assert rendered.startswith("<s>[INST] <<SYS>>") and rendered.rstrip().endswith("[/INST]")  # Llama 2's
+    assert rendered.startswith("<s>[INST] <<SYS>>") and rendered.rstrip().endswith(
+        "[/INST]"
+    )  # Llama 2's
     first = generate(b)
     assert first and first == generate(b)  # greedy: the same question gives the same text
 
@@ -133,8 +147,15 @@ def _compare_with_generate(llama_dir: Path, device: str, dtype, prefix: int | No
     for n_prompt, penalty in ((40, 1.0), (40, 1.05), (1100, 1.05)):
         ids = torch.randint(3, 259, (1, n_prompt), device=device)
         with torch.inference_mode():
-            ref = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=20, do_sample=False,
-                                 repetition_penalty=penalty, eos_token_id=None, pad_token_id=0)[0, n_prompt:].tolist()
+            ref = model.generate(
+                ids,
+                attention_mask=torch.ones_like(ids),
+                max_new_tokens=20,
+                do_sample=False,
+                repetition_penalty=penalty,
+                eos_token_id=None,
+                pad_token_id=0,
+            )[0, n_prompt:].tolist()
         got = list(dec.generate(ids, 20, repetition_penalty=penalty))
         assert len(got) == 20
         assert got[:prefix] == ref[:prefix], (n_prompt, penalty)
@@ -170,11 +191,20 @@ def test_the_compiled_loop_serves_requests_from_several_threads(llama_dir):
 
     model = load_model(llama_dir, "cpu", torch.float32)
     dec = CompiledDecoder(model, mode="default")
-    prompts = [torch.randint(3, 259, (1, 30 + 7 * i), generator=torch.Generator().manual_seed(i)) for i in range(4)]
+    prompts = [
+        torch.randint(3, 259, (1, 30 + 7 * i), generator=torch.Generator().manual_seed(i))
+        for i in range(4)
+    ]
     alone = [list(dec.generate(p, 12, repetition_penalty=1.05)) for p in prompts]
     got: dict[int, list[int]] = {}
-    threads = [threading.Thread(target=lambda i=i: got.__setitem__(i, list(dec.generate(prompts[i], 12, repetition_penalty=1.05))))
-               for i in range(4)]
+    threads = [
+        threading.Thread(
+            target=lambda i=i: got.__setitem__(
+                i, list(dec.generate(prompts[i], 12, repetition_penalty=1.05))
+            )
+        )
+        for i in range(4)
+    ]
     for t in threads:
         t.start()
     for t in threads:

@@ -20,17 +20,31 @@ from rag.generation import LlamaCppBackend, llama_cpp_available, make_backend, p
 from .checks import assert_grounded_or_flagged, prompt_sources
 from .conftest import SAMPLE_NOW
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(
-    not llama_cpp_available(),
-    reason="llama-cpp-python is not installed (`make model-server` builds it); it could not be built here")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not llama_cpp_available(),
+        reason="llama-cpp-python is not installed (`make model-server` builds it); it could not be built here",
+    ),
+]
 
-BIRTHDAY = {"Mum's birthday dinner", "My birthday dinner on Saturday", "Re: My birthday dinner on Saturday"}
+BIRTHDAY = {
+    "Mum's birthday dinner",
+    "My birthday dinner on Saturday",
+    "Re: My birthday dinner on Saturday",
+}
 
 
 @pytest.fixture(scope="module")
 def llama(sample_store, real_embedder) -> Assistant:
-    return Assistant(store=sample_store, embedder=real_embedder, timezone="Europe/London", now=SAMPLE_NOW,
-                     llm_backend="llamacpp", llm_threads=2)
+    return Assistant(
+        store=sample_store,
+        embedder=real_embedder,
+        timezone="Europe/London",
+        now=SAMPLE_NOW,
+        llm_backend="llamacpp",
+        llm_threads=2,
+    )
 
 
 def test_the_packaged_gguf_loads_with_its_own_chat_template(llama):
@@ -39,7 +53,9 @@ def test_the_packaged_gguf_loads_with_its_own_chat_template(llama):
     assert not gen.loaded()
     assert gen.count_tokens("When is my dentist appointment?") > 3  # loads on first use
     assert gen.loaded() and gen.name.startswith("SmolLM2") and gen.small
-    assert "<|im_start|>" in gen.llm.metadata["tokenizer.chat_template"]  # ChatML, from the file itself
+    assert (
+        "<|im_start|>" in gen.llm.metadata["tokenizer.chat_template"]
+    )  # ChatML, from the file itself
     assert llama.generator_name() == gen.name
 
 
@@ -67,9 +83,21 @@ def test_the_backend_streams_token_by_token(llama):
 
 
 def test_pdq_ask_backend_llamacpp_in_process(sample_store):
-    r = CliRunner().invoke(app, ["ask", "When is my dentist appointment?", "--store", str(sample_store),
-                                 "--backend", "llamacpp", "--now", "2026-03-11T09:00:00", "--json"],
-                           env={"PDQ_TIMEZONE": "Europe/London", "PDQ_LLM_THREADS": "2"})
+    r = CliRunner().invoke(
+        app,
+        [
+            "ask",
+            "When is my dentist appointment?",
+            "--store",
+            str(sample_store),
+            "--backend",
+            "llamacpp",
+            "--now",
+            "2026-03-11T09:00:00",
+            "--json",
+        ],
+        env={"PDQ_TIMEZONE": "Europe/London", "PDQ_LLM_THREADS": "2"},
+    )
     assert r.exit_code == 0, r.output
     ans = json.loads(r.stdout)
     assert ans["text"].strip() and not ans["abstained"]
@@ -80,16 +108,28 @@ def test_pdq_ask_backend_llamacpp_in_process(sample_store):
 
 def test_auto_picks_by_what_is_configured(tmp_path: Path):
     s = Settings(store=tmp_path, llm_device="cpu")
-    assert pick_backend(s) == "extractive"  # no GPU, nothing configured: the direct answer measures best
+    assert (
+        pick_backend(s) == "extractive"
+    )  # no GPU, nothing configured: the direct answer measures best
     assert pick_backend(s.model_copy(update={"llm_model": "smollm2"})) == "llamacpp"
-    assert pick_backend(s.model_copy(update={"llm_model": "~/models/llama-2-7b-chat.Q4_K_M.gguf"})) == "llamacpp"
-    assert pick_backend(s.model_copy(update={"llm_model": "meta-llama/Llama-2-7b-chat-hf"})) == "transformers"
+    assert (
+        pick_backend(s.model_copy(update={"llm_model": "~/models/llama-2-7b-chat.Q4_K_M.gguf"}))
+        == "llamacpp"
+    )
+    assert (
+        pick_backend(s.model_copy(update={"llm_model": "meta-llama/Llama-2-7b-chat-hf"}))
+        == "transformers"
+    )
 
 
 def test_a_missing_gguf_or_a_non_gguf_model_is_a_clear_error(tmp_path: Path):
-    gen = make_backend(Settings(store=tmp_path, llm_backend="llamacpp", llm_model=str(tmp_path / "nope.gguf")))
+    gen = make_backend(
+        Settings(store=tmp_path, llm_backend="llamacpp", llm_model=str(tmp_path / "nope.gguf"))
+    )
     with pytest.raises(ModelUnavailableError, match="is not a file"):
         gen.count_tokens("x")
-    gen = make_backend(Settings(store=tmp_path, llm_backend="llamacpp", llm_model="meta-llama/Llama-2-7b-chat-hf"))
+    gen = make_backend(
+        Settings(store=tmp_path, llm_backend="llamacpp", llm_model="meta-llama/Llama-2-7b-chat-hf")
+    )
     with pytest.raises(ConfigError, match="GGUF"):
         gen.count_tokens("x")

@@ -10,7 +10,9 @@ from .conftest import SAMPLE
 
 
 def ctx(**kw) -> MailContext:
-    return MailContext(source_path="/m/x", folder="INBOX", locator="/m/x", timezone="Europe/London", **kw)
+    return MailContext(
+        source_path="/m/x", folder="INBOX", locator="/m/x", timezone="Europe/London", **kw
+    )
 
 
 def parse(raw: bytes):
@@ -60,7 +62,10 @@ def test_reply_keeps_new_text_and_a_short_quote_excerpt():
 
 
 def test_thread_ids_follow_references():
-    ids = {k: parse(sample(k)).items[0].meta["thread_id"] for k in ("offsite-1", "offsite-2", "offsite-3", "dentist-1")}
+    ids = {
+        k: parse(sample(k)).items[0].meta["thread_id"]
+        for k in ("offsite-1", "offsite-2", "offsite-3", "dentist-1")
+    }
     assert ids["offsite-1"] == ids["offsite-2"] == ids["offsite-3"]
     assert ids["dentist-1"] != ids["offsite-1"]
 
@@ -91,15 +96,19 @@ def _msg(**headers) -> EmailMessage:
 
 
 def test_unknown_charset_falls_back_and_is_noted():
-    raw = (b"From: a@b.example\r\nTo: c@d.example\r\nSubject: =?x-unknown?q?caf=E9?=\r\nMessage-ID: <u1@x>\r\n"
-           b"Content-Type: text/plain; charset=x-unknown-8bit\r\n\r\nCaf\xe9 cr\xe8me on Tuesday, \xe0 bient\xf4t.\r\n")
+    raw = (
+        b"From: a@b.example\r\nTo: c@d.example\r\nSubject: =?x-unknown?q?caf=E9?=\r\nMessage-ID: <u1@x>\r\n"
+        b"Content-Type: text/plain; charset=x-unknown-8bit\r\n\r\nCaf\xe9 cr\xe8me on Tuesday, \xe0 bient\xf4t.\r\n"
+    )
     [email] = parse(raw).items
     assert "Tuesday" in email.text
     assert "declared x-unknown-8bit" in email.meta["charset_fallback"]
 
 
 def test_missing_message_id_gets_a_stable_content_id():
-    m = _msg(From="a@b.example", To="c@d.example", Subject="hello", Date="Mon, 2 Mar 2026 10:00:00 +0000")
+    m = _msg(
+        From="a@b.example", To="c@d.example", Subject="hello", Date="Mon, 2 Mar 2026 10:00:00 +0000"
+    )
     m.set_content("body one")
     a = parse(bytes(m)).items[0].item_id
     b = parse(bytes(m)).items[0].item_id
@@ -116,7 +125,12 @@ def test_message_id_is_the_id_whatever_the_folder():
 
 
 def test_garbage_never_raises():
-    for raw in (b"", b"\x00\xff" * 50, b"Subject: =?utf-8?b?!!!?=\r\n\r\n", b"From: <<<\r\nDate: yesterday\r\n\r\nx"):
+    for raw in (
+        b"",
+        b"\x00\xff" * 50,
+        b"Subject: =?utf-8?b?!!!?=\r\n\r\n",
+        b"From: <<<\r\nDate: yesterday\r\n\r\nx",
+    ):
         res = parse(raw)
         assert len(res.items) == 1
 

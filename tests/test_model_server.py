@@ -26,7 +26,11 @@ from .servers import free_port, llama_cpp_available, llama_server, models, silen
 pytestmark = pytest.mark.slow
 
 # the dinner's items in the sample store: Linda's mail about it and the calendar event
-BIRTHDAY = {"Mum's birthday dinner", "My birthday dinner on Saturday", "Re: My birthday dinner on Saturday"}
+BIRTHDAY = {
+    "Mum's birthday dinner",
+    "My birthday dinner on Saturday",
+    "Re: My birthday dinner on Saturday",
+}
 
 needs_llama = pytest.mark.skipif(
     not llama_cpp_available(),
@@ -43,8 +47,9 @@ def served(tmp_path_factory) -> str:
 
 
 def _assistant(store: Path, url: str, embedder, **kw) -> Assistant:
-    return Assistant(store=store, embedder=embedder, timezone="Europe/London", now=SAMPLE_NOW,
-                     llm_url=url, **kw)
+    return Assistant(
+        store=store, embedder=embedder, timezone="Europe/London", now=SAMPLE_NOW, llm_url=url, **kw
+    )
 
 
 @needs_llama
@@ -71,10 +76,22 @@ def test_ask_and_stream_through_a_llama_cpp_server(served, sample_store, real_em
     assert BIRTHDAY & {s.title for s in prompt_sources(final)}
     assert_grounded_or_flagged(final, SAMPLE_NOW)
     # the same through the CLI: an answer, then the sources it was given
-    run = subprocess.run([str(Path(sys.executable).with_name("pdq")), "ask", question, "--json",
-                          "--store", str(sample_store), "--now", "2026-03-11T09:00:00"],
-                         capture_output=True, text=True, timeout=300,
-                         env={**_env(), "PDQ_LLM_URL": served, "PDQ_TIMEZONE": "Europe/London"})
+    run = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("pdq")),
+            "ask",
+            question,
+            "--json",
+            "--store",
+            str(sample_store),
+            "--now",
+            "2026-03-11T09:00:00",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**_env(), "PDQ_LLM_URL": served, "PDQ_TIMEZONE": "Europe/London"},
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     out = json.loads(run.stdout)
     assert out["backend"] == f"smollm2 at {served}" and out["text"].strip()
@@ -84,7 +101,9 @@ def test_ask_and_stream_through_a_llama_cpp_server(served, sample_store, real_em
 def _env() -> dict[str, str]:
     import os
 
-    return {k: v for k, v in os.environ.items() if not k.startswith("PDQ_")} | {"HF_HUB_OFFLINE": "1"}
+    return {k: v for k, v in os.environ.items() if not k.startswith("PDQ_")} | {
+        "HF_HUB_OFFLINE": "1"
+    }
 
 
 @needs_llama
@@ -93,7 +112,9 @@ def test_wrong_model_name_is_a_clear_message(served, sample_store, real_embedder
     ans = a.ask("When is my dentist appointment?")
     note = " ".join(ans.warnings)
     assert "no model 'llama-2-70b-chat'" in note and "PDQ_LLM_MODEL" in note, ans.warnings
-    assert ans.backend == "extractive" and "19 March" in ans.text  # still answered, from the passages
+    assert (
+        ans.backend == "extractive" and "19 March" in ans.text
+    )  # still answered, from the passages
 
 
 def test_server_down_is_a_clear_message(sample_store, real_embedder):
@@ -102,7 +123,9 @@ def test_server_down_is_a_clear_message(sample_store, real_embedder):
     t0 = time.perf_counter()
     ans = a.ask("When is my dentist appointment?")
     assert time.perf_counter() - t0 < 30
-    assert any(w.startswith(f"cannot reach the model server at {url}") for w in ans.warnings), ans.warnings
+    assert any(w.startswith(f"cannot reach the model server at {url}") for w in ans.warnings), (
+        ans.warnings
+    )
     assert ans.backend == "extractive" and "19 March" in ans.text
     with pytest.raises(RemoteError, match="cannot reach the model server"):
         a.backend().model  # noqa: B018  (what `pdq ask` reports when it cannot fall back)
@@ -110,12 +133,16 @@ def test_server_down_is_a_clear_message(sample_store, real_embedder):
 
 def test_hung_server_times_out_with_a_clear_message(sample_store, real_embedder):
     with silent_server() as url:
-        a = _assistant(sample_store, url, real_embedder, llm_timeout=2, llm_retries=1, llm_model="smollm2")
+        a = _assistant(
+            sample_store, url, real_embedder, llm_timeout=2, llm_retries=1, llm_model="smollm2"
+        )
         t0 = time.perf_counter()
         ans = a.ask("When is my dentist appointment?")
         took = time.perf_counter() - t0
     assert any("did not answer in time" in w for w in ans.warnings), ans.warnings
-    assert 3 <= took < 90  # two tries of 2 s plus the client's backoff, then the fallback (the server hangs forever)
+    assert (
+        3 <= took < 90
+    )  # two tries of 2 s plus the client's backoff, then the fallback (the server hangs forever)
     assert "19 March" in ans.text
 
 
@@ -133,8 +160,13 @@ def test_remote_embeddings_build_a_store_that_records_the_model(tmp_path, hash_e
     with llama_server(packaged_smollm2_gguf(), log, embedding=True, alias="smollm2-embed") as url:
         docs = tmp_path / "docs"
         shutil.copytree(SAMPLE / "notes", docs)
-        s = load_settings(store=tmp_path / "store", embedding_url=url, embedding_model="smollm2-embed",
-                          timezone="Europe/London", now=SAMPLE_NOW)
+        s = load_settings(
+            store=tmp_path / "store",
+            embedding_url=url,
+            embedding_model="smollm2-embed",
+            timezone="Europe/London",
+            now=SAMPLE_NOW,
+        )
         report = ingest_paths([docs], s)
         assert report.failed == 0 and report.chunks_embedded > 0
         a = Assistant(settings=s)

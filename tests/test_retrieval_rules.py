@@ -17,47 +17,57 @@ from .conftest import SAMPLE, SAMPLE_NOW
 
 
 # --- fast: the readings ----------------------------------------------------------------------------
-@pytest.mark.parametrize(("question", "role"), [
-    ("What did Anna say about the budget last week?", "scope"),
-    ("Show me mail from yesterday about the boiler", "scope"),
-    ("What meetings do I have in March?", "scope"),
-    ("When is my next dentist check-up after 19 March?", "scope"),
-    ("Emails sent on 3 May 2019", "scope"),
-    ("What did the newsletter say would launch on 3 May 2019?", "content"),
-    ("How many tickets did they sell in 10 days?", "content"),
-    ("What was the final score on 12 May 2001?", "content"),
-    ("Which flight do I take on 23 March 2026?", "content"),
-])
+@pytest.mark.parametrize(
+    ("question", "role"),
+    [
+        ("What did Anna say about the budget last week?", "scope"),
+        ("Show me mail from yesterday about the boiler", "scope"),
+        ("What meetings do I have in March?", "scope"),
+        ("When is my next dentist check-up after 19 March?", "scope"),
+        ("Emails sent on 3 May 2019", "scope"),
+        ("What did the newsletter say would launch on 3 May 2019?", "content"),
+        ("How many tickets did they sell in 10 days?", "content"),
+        ("What was the final score on 12 May 2001?", "content"),
+        ("Which flight do I take on 23 March 2026?", "content"),
+    ],
+)
 def test_a_time_phrase_scopes_or_names_content(question, role):
     plan = analyze(question, SAMPLE_NOW)
     assert plan.filters.time is not None and plan.time_role == role, plan
 
 
-@pytest.mark.parametrize(("question", "kind"), [
-    ("What is the email address of Larry Campbell?", "email"),
-    ("What is the phone number of the PEP Help Desk?", "phone"),
-    ("What is the fax number of Phillip Taylor?", "phone"),
-    ("How much is the plumber's invoice?", "money"),
-    ("What does the gym cost?", "money"),
-    ("What time does my flight leave?", "time"),
-    ("When is my dentist appointment?", "date"),
-    ("What is my gym membership number?", "code"),
-    ("What is my flight booking reference?", "code"),
-    ("Where is the budget review?", "place"),
-    ("Who is Jeff McMahon?", "person"),
-    ("How many people are coming?", "count"),
-    ("Is the offsite still on?", "yesno"),
-    ("What did Anna suggest cutting?", "text"),
-])
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("What is the email address of Larry Campbell?", "email"),
+        ("What is the phone number of the PEP Help Desk?", "phone"),
+        ("What is the fax number of Phillip Taylor?", "phone"),
+        ("How much is the plumber's invoice?", "money"),
+        ("What does the gym cost?", "money"),
+        ("What time does my flight leave?", "time"),
+        ("When is my dentist appointment?", "date"),
+        ("What is my gym membership number?", "code"),
+        ("What is my flight booking reference?", "code"),
+        ("Where is the budget review?", "place"),
+        ("Who is Jeff McMahon?", "person"),
+        ("How many people are coming?", "count"),
+        ("Is the offsite still on?", "yesno"),
+        ("What did Anna suggest cutting?", "text"),
+    ],
+)
 def test_answer_type_of_a_question(question, kind):
     assert answer_types.wanted(question) == kind
 
 
 def test_entities_of_each_type_are_found_in_text():
-    text = ("Call Shona on 713 853 9123 or mail shona.wilson@enron.com. The invoice is £180.00, due "
-            "25 March at 17:30; your reference is SKB7Q2 (not 2026-03-25).")
+    text = (
+        "Call Shona on 713 853 9123 or mail shona.wilson@enron.com. The invoice is £180.00, due "
+        "25 March at 17:30; your reference is SKB7Q2 (not 2026-03-25)."
+    )
+
     def found(kind):
         return [text[a:b] for a, b in answer_types.find(text, kind)]
+
     assert found("phone") == ["713 853 9123"]
     assert found("email") == ["shona.wilson@enron.com"]
     assert found("money") == ["£180.00"]
@@ -73,17 +83,23 @@ def test_a_content_date_does_not_filter_on_the_sent_date(sample_assistant):
     """The flight on 23 March was booked by a mail sent on 7 March: the date names content."""
     ans = sample_assistant.ask("Which flight do I take on 23 March 2026?")
     top = ans.sources[0]
-    assert top.meta.get("message_id") == "<flight@sample.pdq>" or top.title.startswith("Trip to Lyon")
+    assert top.meta.get("message_id") == "<flight@sample.pdq>" or top.title.startswith(
+        "Trip to Lyon"
+    )
     assert not ans.abstained
 
 
 @pytest.mark.slow
 def test_a_scope_date_filters_and_keeps_undated_notes(sample_assistant):
-    plan = sample_assistant.retriever.plan("What did Anna say about the budget last week?", SAMPLE_NOW)
+    plan = sample_assistant.retriever.plan(
+        "What did Anna say about the budget last week?", SAMPLE_NOW
+    )
     found = sample_assistant.retriever.search(plan, now=SAMPLE_NOW)
     assert found.sources and not found.relaxed
     week = plan.filters.time
-    assert all(week.contains(s.meta.get("date")) for s in found.sources if s.meta.get("date") is not None)
+    assert all(
+        week.contains(s.meta.get("date")) for s in found.sources if s.meta.get("date") is not None
+    )
     # an undated note is not dropped by a time phrase: "rent" lives in notes/home.md (no date)
     plan = sample_assistant.retriever.plan("How much rent do I pay this month?", SAMPLE_NOW)
     found = sample_assistant.retriever.search(plan, now=SAMPLE_NOW, k=10)
@@ -100,8 +116,10 @@ def test_an_empty_range_is_relaxed_and_said_so(sample_assistant):
 
 @pytest.mark.slow
 def test_exact_codes_and_numbers_rank_first(sample_assistant):
-    for question, mid in (("What is SKB7Q2?", "<flight@sample.pdq>"),
-                          ("Whose membership number is FH-20931?", "<gym-welcome@sample.pdq>")):
+    for question, mid in (
+        ("What is SKB7Q2?", "<flight@sample.pdq>"),
+        ("Whose membership number is FH-20931?", "<gym-welcome@sample.pdq>"),
+    ):
         top = sample_assistant.search(question, k=5)[0]
         assert top.meta.get("message_id") == mid, (question, top.title)
         assert top.scores.get("exact") == 1.0  # it holds every rare term of the question
@@ -123,43 +141,77 @@ def test_a_name_mentioned_once_beats_mail_about_the_topic(tmp_path, real_embedde
     box = tmp_path / "mail"
     box.mkdir()
     for i in range(30):
-        (box / f"{i}.eml").write_bytes(bytes(_mail(i, (
-            f"Reminder {i}: the phone number list for the trading floor changed. Please update the phone "
-            "numbers in your contacts; new desk phone numbers and extensions are on the intranet."))))
-    long = " ".join(f"Item {j}: the quarterly gas nominations for the pipeline are confirmed." for j in range(40))
-    (box / "once.eml").write_bytes(bytes(_mail(99, long + " If anything breaks, Shona Wilson can help: "
-                                                "713 853 9123. " + long, frm="Ops <ops@corp.example>")))
-    a = Assistant(store=tmp_path / "store", embedder=real_embedder, timezone="America/Chicago",
-                  now="2001-05-01T09:00:00", llm_backend="extractive")
+        (box / f"{i}.eml").write_bytes(
+            bytes(
+                _mail(
+                    i,
+                    (
+                        f"Reminder {i}: the phone number list for the trading floor changed. Please update the phone "
+                        "numbers in your contacts; new desk phone numbers and extensions are on the intranet."
+                    ),
+                )
+            )
+        )
+    long = " ".join(
+        f"Item {j}: the quarterly gas nominations for the pipeline are confirmed."
+        for j in range(40)
+    )
+    (box / "once.eml").write_bytes(
+        bytes(
+            _mail(
+                99,
+                long + " If anything breaks, Shona Wilson can help: 713 853 9123. " + long,
+                frm="Ops <ops@corp.example>",
+            )
+        )
+    )
+    a = Assistant(
+        store=tmp_path / "store",
+        embedder=real_embedder,
+        timezone="America/Chicago",
+        now="2001-05-01T09:00:00",
+        llm_backend="extractive",
+    )
     a.ingest([box])
     question = "What is the phone number of Shona Wilson?"
     assert a.search(question, k=5, mode="dense")[0].meta["message_id"] != "<phones-99@corp.example>"
     top = a.search(question, k=5)[0]
     assert top.meta["message_id"] == "<phones-99@corp.example>"
-    assert {"bm25", "rank_bm25", "exact", "rrf"} <= set(top.scores)  # per-retriever evidence (dense missed it)
+    assert {"bm25", "rank_bm25", "exact", "rrf"} <= set(
+        top.scores
+    )  # per-retriever evidence (dense missed it)
     assert not a.ask(question).abstained
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("question", "why"), [
-    ("What is the phone number of Dr. Abernathy?", "mentions Abernathy"),
-    ("When is my appointment with Dr. Okonkwo?", "mentions Okonkwo"),
-    ("How much did the Zanzibar trip cost?", "mentions Zanzibar"),
-    ("What is my passport number?", "a number or code"),
-    ("What is the wifi password at the Lyon office?", "a number or code"),
-    ("What is Anna's phone number?", "a phone number"),
-])
+@pytest.mark.parametrize(
+    ("question", "why"),
+    [
+        ("What is the phone number of Dr. Abernathy?", "mentions Abernathy"),
+        ("When is my appointment with Dr. Okonkwo?", "mentions Okonkwo"),
+        ("How much did the Zanzibar trip cost?", "mentions Zanzibar"),
+        ("What is my passport number?", "a number or code"),
+        ("What is the wifi password at the Lyon office?", "a number or code"),
+        ("What is Anna's phone number?", "a phone number"),
+    ],
+)
 def test_abstains_when_the_store_holds_no_answer(sample_assistant, question, why):
     ans = sample_assistant.ask(question)
     assert ans.abstained and why in ans.abstain_reason, (ans.text, ans.abstain_reason)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("question", [
-    "How much is the plumber's invoice?", "When is my dentist appointment?", "What is my gym membership number?",
-    "What is my flight booking reference to Lyon?", "What time does my flight to Lyon leave Heathrow?",
-    "How much rent do I pay?",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How much is the plumber's invoice?",
+        "When is my dentist appointment?",
+        "What is my gym membership number?",
+        "What is my flight booking reference to Lyon?",
+        "What time does my flight to Lyon leave Heathrow?",
+        "How much rent do I pay?",
+    ],
+)
 def test_does_not_abstain_when_the_answer_is_there(sample_assistant, question):
     plan = sample_assistant.retriever.plan(question, SAMPLE_NOW)
     found = sample_assistant.retriever.search(plan, now=SAMPLE_NOW)
@@ -169,12 +221,24 @@ def test_does_not_abstain_when_the_answer_is_there(sample_assistant, question):
 def test_abstention_needs_the_answer_next_to_the_subject():
     from rag.answer import Source
 
-    src = Source("m", "m#0", "email", "Gym", "Welcome! Your membership number is FH-20931.\n\nParking code 4711 "
-                 "is for the car park.", meta={"from": "FitHub <hello@fithub.example>"})
+    src = Source(
+        "m",
+        "m#0",
+        "email",
+        "Gym",
+        "Welcome! Your membership number is FH-20931.\n\nParking code 4711 is for the car park.",
+        meta={"from": "FitHub <hello@fithub.example>"},
+    )
+
     def tok(t):
         return t.lower().replace("!", " ").replace(".", " ").split()
-    assert abstention.typed_answer_present("What is my membership number?", "code", [src], None, tok)
-    assert not abstention.typed_answer_present("What is my passport number?", "code", [src], None, tok)
+
+    assert abstention.typed_answer_present(
+        "What is my membership number?", "code", [src], None, tok
+    )
+    assert not abstention.typed_answer_present(
+        "What is my passport number?", "code", [src], None, tok
+    )
 
 
 @pytest.mark.slow
@@ -186,10 +250,19 @@ def test_sample_questions_extended_set_is_measured(tmp_path, sample_store, real_
     assert {"content-date", "exact", "recurring", "unanswerable"} <= {q.category for q in qs}
     store = tmp_path / "store"
     shutil.copytree(sample_store, store)
-    a = Assistant(store=store, embedder=real_embedder, timezone="Europe/London", now=SAMPLE_NOW,
-                  llm_backend="extractive")
-    result = evaluate(a, [q for q in qs if q.category in ("exact", "content-date", "unanswerable")],
-                      now=SAMPLE_NOW, modes=("hybrid",))
+    a = Assistant(
+        store=store,
+        embedder=real_embedder,
+        timezone="Europe/London",
+        now=SAMPLE_NOW,
+        llm_backend="extractive",
+    )
+    result = evaluate(
+        a,
+        [q for q in qs if q.category in ("exact", "content-date", "unanswerable")],
+        now=SAMPLE_NOW,
+        modes=("hybrid",),
+    )
     assert result["retrieval"]["hybrid"]["all"]["recall@5"] >= 0.85
     assert result["answers"]["gate_unanswerable"] >= 0.8
 
@@ -212,14 +285,17 @@ END:VCALENDAR
 """
 
 
-@pytest.mark.parametrize(("rule", "words"), [
-    ("FREQ=WEEKLY;BYDAY=SA;COUNT=20", "weekly on Saturday, 20 times"),
-    ("FREQ=MONTHLY;BYDAY=1SA", "monthly on the first Saturday"),
-    ("FREQ=MONTHLY;BYDAY=-1FR", "monthly on the last Friday"),
-    ("FREQ=WEEKLY;INTERVAL=2;BYDAY=TH", "every 2 weeks on Thursday"),
-    ("FREQ=YEARLY", "yearly on 14 March"),
-    ("FREQ=DAILY;UNTIL=20260630T235959Z", "daily, until 2026-06-30"),
-])
+@pytest.mark.parametrize(
+    ("rule", "words"),
+    [
+        ("FREQ=WEEKLY;BYDAY=SA;COUNT=20", "weekly on Saturday, 20 times"),
+        ("FREQ=MONTHLY;BYDAY=1SA", "monthly on the first Saturday"),
+        ("FREQ=MONTHLY;BYDAY=-1FR", "monthly on the last Friday"),
+        ("FREQ=WEEKLY;INTERVAL=2;BYDAY=TH", "every 2 weeks on Thursday"),
+        ("FREQ=YEARLY", "yearly on 14 March"),
+        ("FREQ=DAILY;UNTIL=20260630T235959Z", "daily, until 2026-06-30"),
+    ],
+)
 def test_a_rule_in_words(rule, words):
     from datetime import datetime
 
@@ -231,8 +307,13 @@ def test_a_rule_in_words(rule, words):
 def test_calendar_items_keep_their_series_rule():
     from ingest.calendar import parse_calendar_bytes
 
-    r = parse_calendar_bytes(QUIZ_ICS.encode(), source_key="k", locator="quiz.ics", timezone="Europe/London",
-                             now=SAMPLE_NOW)
+    r = parse_calendar_bytes(
+        QUIZ_ICS.encode(),
+        source_key="k",
+        locator="quiz.ics",
+        timezone="Europe/London",
+        now=SAMPLE_NOW,
+    )
     assert r.items and all(it.meta["series_rule"] == "FREQ=MONTHLY;BYDAY=1TH" for it in r.items)
     assert r.items[0].meta["series_start"] == "2015-03-05T19:30:00Z"
     assert r.items[0].meta["series_exdates"] == "2017-01-05T19:30:00Z"
@@ -245,13 +326,23 @@ def test_a_past_year_of_a_recurring_event_is_computed_from_its_rule(tmp_path, re
     cal = tmp_path / "cal"
     cal.mkdir()
     (cal / "clubs.ics").write_text(QUIZ_ICS)
-    a = Assistant(store=tmp_path / "store", embedder=real_embedder, timezone="Europe/London", now=SAMPLE_NOW,
-                  llm_backend="extractive")
+    a = Assistant(
+        store=tmp_path / "store",
+        embedder=real_embedder,
+        timezone="Europe/London",
+        now=SAMPLE_NOW,
+        llm_backend="extractive",
+    )
     a.ingest([cal])
     ans = a.ask("When was the chess club quiz night in February 2017?")
     assert not ans.abstained and "relaxed" not in ans.filters.get("dates", "")
     top = ans.sources[0]
-    assert top.date is not None and (top.date.year, top.date.month, top.date.day, top.date.hour) == (2017, 2, 2, 19)
+    assert top.date is not None and (
+        top.date.year,
+        top.date.month,
+        top.date.day,
+        top.date.hour,
+    ) == (2017, 2, 2, 19)
     assert top.meta.get("computed_from_rule") and "Thu 02 Feb 2017" in ans.text
     # January 2017's quiz was cancelled (EXDATE): nothing in range, said so
     jan = a.ask("When was the chess club quiz night in January 2017?")
@@ -268,8 +359,12 @@ def test_mentioned_days_resolve_against_the_item_date():
     from ingest.mentions import mentioned_days
 
     friday = datetime(2026, 3, 6, 10, 0, tzinfo=SAMPLE_NOW.tzinfo).timestamp()
-    days = mentioned_days("The fire drill is on Tuesday at 11:00. The launch was on 3 May 2019. "
-                          "All of March is busy.", friday, "Europe/London")
+    days = mentioned_days(
+        "The fire drill is on Tuesday at 11:00. The launch was on 3 May 2019. "
+        "All of March is busy.",
+        friday,
+        "Europe/London",
+    )
     assert days == [date(2026, 3, 10), date(2019, 5, 3)]  # no month-long spans
     assert mentioned_days("Tuesday, or 3 May 2019", None, "Europe/London") == [date(2019, 5, 3)]
 
@@ -281,22 +376,37 @@ def test_a_mail_announcing_a_day_is_found_for_that_day(tmp_path, real_embedder):
     box = tmp_path / "mail"
     box.mkdir()
     for i in range(12):
-        m = _mail(i, f"Minutes of the budget meeting number {i}: nothing new on the budget this week.")
+        m = _mail(
+            i, f"Minutes of the budget meeting number {i}: nothing new on the budget this week."
+        )
         del m["Date"]
         m["Date"] = f"Mon, {2 + i % 4:02d} Mar 2026 09:00:00 +0000"
         (box / f"{i}.eml").write_bytes(bytes(m))
-    drill = _mail(50, "Heads up: the fire drill is on Tuesday at 11:00, please leave by the north stairs.")
+    drill = _mail(
+        50, "Heads up: the fire drill is on Tuesday at 11:00, please leave by the north stairs."
+    )
     del drill["Date"]
     drill["Date"] = "Fri, 06 Mar 2026 10:00:00 +0000"
     (box / "drill.eml").write_bytes(bytes(drill))
-    a = Assistant(store=tmp_path / "store", embedder=real_embedder, timezone="Europe/London",
-                  now="2026-03-09T08:00:00", llm_backend="extractive")
+    a = Assistant(
+        store=tmp_path / "store",
+        embedder=real_embedder,
+        timezone="Europe/London",
+        now="2026-03-09T08:00:00",
+        llm_backend="extractive",
+    )
     a.ingest([box])
-    listing = a.ask("What is happening on Tuesday?")  # a schedule: events, then what mentions the day
+    listing = a.ask(
+        "What is happening on Tuesday?"
+    )  # a schedule: events, then what mentions the day
     assert listing.listing and "Mentioned in your mail and notes" in listing.text
     assert [s.meta["message_id"] for s in listing.sources] == ["<phones-50@corp.example>"]
-    ans = a.ask("What happens on Tuesday at 11:00?")  # a search: the range holds the announcing mail
-    assert ans.sources[0].meta["message_id"] == "<phones-50@corp.example>", [s.title for s in ans.sources]
+    ans = a.ask(
+        "What happens on Tuesday at 11:00?"
+    )  # a search: the range holds the announcing mail
+    assert ans.sources[0].meta["message_id"] == "<phones-50@corp.example>", [
+        s.title for s in ans.sources
+    ]
     assert "relaxed" not in ans.filters.get("dates", "")
 
 

@@ -20,7 +20,9 @@ def test_default_store_is_under_xdg_data_home(monkeypatch, tmp_path):
 
 def test_precedence_argument_env_file_default(monkeypatch, tmp_path):
     cfg = tmp_path / "pdq.toml"
-    cfg.write_text('chunk_tokens = 150\nchunk_overlap = 10\nembed_batch_size = 8\ntimezone = "Europe/Paris"\n')
+    cfg.write_text(
+        'chunk_tokens = 150\nchunk_overlap = 10\nembed_batch_size = 8\ntimezone = "Europe/Paris"\n'
+    )
     monkeypatch.setenv("PDQ_CONFIG", str(cfg))
     monkeypatch.setenv("PDQ_CHUNK_OVERLAP", "20")
     monkeypatch.setenv("PDQ_EMBED_BATCH_SIZE", "16")

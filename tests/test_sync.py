@@ -58,7 +58,9 @@ def box(tmp_path):
     root = tmp_path / "mail"
     inbox = maildir(root)
     for i in range(3):
-        (inbox / "cur" / f"{i}.M1:2,S").write_bytes(mail(f"m{i}", f"Subject {i}", f"Body number {i} about topic {i}."))
+        (inbox / "cur" / f"{i}.M1:2,S").write_bytes(
+            mail(f"m{i}", f"Subject {i}", f"Body number {i} about topic {i}.")
+        )
     return root
 
 
@@ -151,26 +153,46 @@ def test_same_message_in_two_folders_is_stored_once(box, settings, hash_embedder
 
 def test_appending_to_an_mbox_embeds_one_message(tmp_path, settings, hash_embedder, monkeypatch):
     mbox = tmp_path / "Archive"  # no extension: detected by content
-    mbox.write_bytes(b"".join(b"From x@y Mon Mar  2 10:00:00 2026\n" + mail(f"a{i}", f"Old {i}", f"old body {i}") + b"\n" for i in range(50)))
+    mbox.write_bytes(
+        b"".join(
+            b"From x@y Mon Mar  2 10:00:00 2026\n"
+            + mail(f"a{i}", f"Old {i}", f"old body {i}")
+            + b"\n"
+            for i in range(50)
+        )
+    )
     run([mbox], settings, hash_embedder)
     seen_before = len(hash_embedder.seen)
     with mbox.open("ab") as f:
-        f.write(b"From x@y Tue Mar  3 10:00:00 2026\n" + mail("new1", "Fresh", "brand new message") + b"\n")
+        f.write(
+            b"From x@y Tue Mar  3 10:00:00 2026\n"
+            + mail("new1", "Fresh", "brand new message")
+            + b"\n"
+        )
     import ingest.readers as readers
 
     parsed = []
     real = readers.parse_message_bytes
-    monkeypatch.setattr(readers, "parse_message_bytes", lambda raw, ctx: parsed.append(ctx.locator) or real(raw, ctx))
+    monkeypatch.setattr(
+        readers,
+        "parse_message_bytes",
+        lambda raw, ctx: parsed.append(ctx.locator) or real(raw, ctx),
+    )
     r = run([mbox], settings, hash_embedder)
     assert len(parsed) == 1  # only the appended message was even parsed
-    assert hash_embedder.seen[seen_before:] and all("Fresh" in t for t in hash_embedder.seen[seen_before:])
+    assert hash_embedder.seen[seen_before:] and all(
+        "Fresh" in t for t in hash_embedder.seen[seen_before:]
+    )
     assert r.totals["new"] == 1 and r.totals["removed"] == 0
     assert len(stored(settings)) == 51
 
 
 def test_editing_inside_an_mbox_replaces_only_that_message(tmp_path, settings, hash_embedder):
     mbox = tmp_path / "box.mbox"
-    msgs = [b"From x@y Mon Mar  2 10:00:00 2026\n" + mail(f"a{i}", f"Msg {i}", f"body {i}") + b"\n" for i in range(5)]
+    msgs = [
+        b"From x@y Mon Mar  2 10:00:00 2026\n" + mail(f"a{i}", f"Msg {i}", f"body {i}") + b"\n"
+        for i in range(5)
+    ]
     mbox.write_bytes(b"".join(msgs))
     run([mbox], settings, hash_embedder)
     msgs[2] = b"From x@y Mon Mar  2 10:00:00 2026\n" + mail("a2", "Msg 2", "edited body") + b"\n"

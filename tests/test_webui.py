@@ -105,19 +105,28 @@ def test_page_never_renders_html():
     for f in (ROOT / "webui").glob("*.py"):
         for node in ast.walk(ast.parse(f.read_text())):
             if isinstance(node, ast.Call):
-                assert not any(k.arg == "unsafe_allow_html" for k in node.keywords), f"{f}:{node.lineno}"
-                assert not (isinstance(node.func, ast.Attribute) and node.func.attr == "html"), f"{f}:{node.lineno}"
+                assert not any(k.arg == "unsafe_allow_html" for k in node.keywords), (
+                    f"{f}:{node.lineno}"
+                )
+                assert not (isinstance(node.func, ast.Attribute) and node.func.attr == "html"), (
+                    f"{f}:{node.lineno}"
+                )
 
 
 def test_streamlit_config_is_private():
     cfg = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert cfg["server"]["address"] == "127.0.0.1" and cfg["server"]["headless"] is True
-    assert cfg["browser"]["gatherUsageStats"] is False and cfg["browser"]["serverAddress"] == "127.0.0.1"
+    assert (
+        cfg["browser"]["gatherUsageStats"] is False
+        and cfg["browser"]["serverAddress"] == "127.0.0.1"
+    )
     from rag.cli import streamlit_command
 
     cmd = streamlit_command("127.0.0.1", 8599)
     flags = dict(zip(cmd[5::2], cmd[6::2], strict=False))
-    assert flags["--server.address"] == "127.0.0.1" and flags["--browser.gatherUsageStats"] == "false"
+    assert (
+        flags["--server.address"] == "127.0.0.1" and flags["--browser.gatherUsageStats"] == "false"
+    )
     assert flags["--server.headless"] == "true" and flags["--browser.serverAddress"] == "127.0.0.1"
 
 
@@ -144,8 +153,12 @@ def test_ingest_sample_docs_and_uploads_from_the_page(tmp_path, monkeypatch):
 
     # uploads: a note and a broken calendar; the good one is stored, the bad one reported
     note = b"# Garage\n\nThe spare key for the garage is under the blue flowerpot by the shed.\n"
-    at.file_uploader(key="side_upload").set_value([("garage-key.md", note, "text/markdown"),
-                                                    ("../../broken.ics", b"BEGIN:VCALENDAR\nthis is not ical", "text/calendar")])
+    at.file_uploader(key="side_upload").set_value(
+        [
+            ("garage-key.md", note, "text/markdown"),
+            ("../../broken.ics", b"BEGIN:VCALENDAR\nthis is not ical", "text/calendar"),
+        ]
+    )
     at.button(key="side_go").click().run()
     wait_for_ingest(at)
     assert "Ingest finished" in texts(at.success)
@@ -164,7 +177,9 @@ def test_ask_streams_an_answer_with_source_cards(on_sample):
     ask(at, "When is my dentist appointment?")
     answer = at.chat_message[1].markdown[0].value
     assert "19 March" in answer
-    assert answer.startswith("**Thursday 19 March 2026 at 15:00**")  # the span that answers, in bold
+    assert answer.startswith(
+        "**Thursday 19 March 2026 at 15:00**"
+    )  # the span that answers, in bold
     found = cards(at)
     assert found and found[0].label.startswith("✉️ [1]") and "Smile Dental" in found[0].label
     first = found[0]
@@ -248,7 +263,8 @@ def test_stored_html_and_markdown_are_shown_as_text(tmp_path, monkeypatch, real_
         b"Subject: <script>alert('subject')</script> Invoice overdue\r\nDate: Mon, 09 Mar 2026 10:00:00 +0000\r\n"
         b"Message-ID: <evil@evil.example>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
         b"Your invoice is overdue <script>alert('body')</script> <img src=x onerror=alert(1)>\r\n"
-        b"![pixel](http://tracker.evil.example/p.png) pay $5 and $10 now **urgent** [click](http://evil.example)\r\n")
+        b"![pixel](http://tracker.evil.example/p.png) pay $5 and $10 now **urgent** [click](http://evil.example)\r\n"
+    )
     store = tmp_path / "store"
     s = load_settings(store=store, timezone="Europe/London")
     assert ingest_paths([mail], s, embedder=real_embedder).failed == 0
@@ -333,7 +349,9 @@ def test_render_helpers_escape_and_highlight():
 def test_uploads_are_saved_inside_the_store(tmp_path):
     from webui.jobs import save_uploads
 
-    saved = save_uploads(tmp_path / "store", [("../../etc/passwd", b"x"), ("a\\b\\c.txt", b"y"), ("..", b"z")])
+    saved = save_uploads(
+        tmp_path / "store", [("../../etc/passwd", b"x"), ("a\\b\\c.txt", b"y"), ("..", b"z")]
+    )
     assert [p.name for p in saved] == ["passwd", "c.txt", "upload"]
     assert all(p.parent == tmp_path / "store-uploads" for p in saved)
     assert (tmp_path / "store-uploads").stat().st_mode & 0o777 == 0o700
@@ -342,10 +360,14 @@ def test_uploads_are_saved_inside_the_store(tmp_path):
 def test_merge_chunks_removes_the_overlap():
     from rag.item_view import merge_chunks
 
-    assert merge_chunks(["para one\npara two\npara three", "para three\npara four"]) == \
-        "para one\npara two\npara three\npara four"
-    assert merge_chunks(["the quick brown fox jumps over", "fox jumps over the lazy dog"]) == \
-        "the quick brown fox jumps over the lazy dog"
+    assert (
+        merge_chunks(["para one\npara two\npara three", "para three\npara four"])
+        == "para one\npara two\npara three\npara four"
+    )
+    assert (
+        merge_chunks(["the quick brown fox jumps over", "fox jumps over the lazy dog"])
+        == "the quick brown fox jumps over the lazy dog"
+    )
     assert merge_chunks(["alpha", "beta"]) == "alpha\nbeta"
 
 
@@ -356,7 +378,9 @@ def test_glance_and_item_api(sample_assistant):
     g = sample_assistant.glance(now=SAMPLE_NOW)
     assert [e.title for e in g.today] == ["Atlas team stand-up"]
     assert "Mum's birthday dinner" in [e.title for e in g.upcoming]
-    assert all(SAMPLE_NOW.date() < e.date.date() <= (SAMPLE_NOW.date().replace(day=18)) for e in g.upcoming)
+    assert all(
+        SAMPLE_NOW.date() < e.date.date() <= (SAMPLE_NOW.date().replace(day=18)) for e in g.upcoming
+    )
     dues = [t.date for t in g.todos if t.date]
     assert dues == sorted(dues) and not any(g.overdue(t) for t in g.todos)
     hit = sample_assistant.search("dentist appointment moved", k=1)[0]

@@ -30,9 +30,13 @@ from webui.jobs import IngestJobs, save_uploads
 logger = logging.getLogger("pdq.webui")
 SAMPLE_DOCS = Path(__file__).resolve().parent.parent / "sample_docs"
 GLANCE_LINES = 8  # per glance section; the rest folds away
-BACKENDS = {"auto": "Best on this machine", "extractive": "Direct answers (no model)",
-            "llamacpp": "Local GGUF model (llama.cpp)", "transformers": "Local language model (transformers)",
-            "remote": "Model server"}
+BACKENDS = {
+    "auto": "Best on this machine",
+    "extractive": "Direct answers (no model)",
+    "llamacpp": "Local GGUF model (llama.cpp)",
+    "transformers": "Local language model (transformers)",
+    "remote": "Model server",
+}
 
 
 # --- process-wide resources ---------------------------------------------------------------------
@@ -50,7 +54,9 @@ def get_jobs() -> IngestJobs:
 
 
 @st.cache_data(ttl=10, show_spinner=False)
-def get_status(store: str, refresh: int, chroma_url: str = "", collection: str = "pdq") -> StoreStatus:
+def get_status(
+    store: str, refresh: int, chroma_url: str = "", collection: str = "pdq"
+) -> StoreStatus:
     return read_status(Path(store), chroma_url=chroma_url, collection=collection)
 
 
@@ -75,16 +81,35 @@ def sidebar(a: Assistant, status: StoreStatus) -> dict[str, Any]:
         st.subheader("Filters")
         since = st.date_input("From", value=None, key="f_since", format="YYYY-MM-DD")
         until = st.date_input("To", value=None, key="f_until", format="YYYY-MM-DD")
-        kinds = st.multiselect("Kinds", KINDS, key="f_kinds",
-                               format_func=lambda k: f"{KIND_ICONS.get(k, '')} {render.KIND_LABELS.get(k, k)}")
+        kinds = st.multiselect(
+            "Kinds",
+            KINDS,
+            key="f_kinds",
+            format_func=lambda k: f"{KIND_ICONS.get(k, '')} {render.KIND_LABELS.get(k, k)}",
+        )
         sender = st.text_input("From (name or address)", key="f_sender", placeholder="e.g. Anna")
 
         st.subheader("Answers")
-        names = [n for n in BACKENDS if (n != "remote" or s.llm_url) and (n != "llamacpp" or llama_cpp_available())]
-        backend = st.selectbox("Answer with", names, index=names.index(s.llm_backend) if s.llm_backend in names else 0,
-                               key="o_backend", format_func=lambda n: BACKENDS[n])
-        top_k = st.slider("Sources per answer (top-k)", 1, 20, value=min(20, max(1, s.top_k)), key="o_top_k")
-        details = st.toggle("Show retrieval details", key="o_details", help="Timings per stage and scores per source")
+        names = [
+            n
+            for n in BACKENDS
+            if (n != "remote" or s.llm_url) and (n != "llamacpp" or llama_cpp_available())
+        ]
+        backend = st.selectbox(
+            "Answer with",
+            names,
+            index=names.index(s.llm_backend) if s.llm_backend in names else 0,
+            key="o_backend",
+            format_func=lambda n: BACKENDS[n],
+        )
+        top_k = st.slider(
+            "Sources per answer (top-k)", 1, 20, value=min(20, max(1, s.top_k)), key="o_top_k"
+        )
+        details = st.toggle(
+            "Show retrieval details",
+            key="o_details",
+            help="Timings per stage and scores per source",
+        )
 
         with st.expander("Add mail and documents", expanded=False):
             ingest_form(a, "side")
@@ -106,9 +131,15 @@ def ingest_form(a: Assistant, where: str) -> None:
     jobs = get_jobs()
     job = jobs.current(a.settings.store)
     busy = job is not None and job.running
-    folder = st.text_input("Folder or file to ingest", key=f"{where}_path",
-                           placeholder="~/Mail or /home/me/Documents/notes", disabled=busy)
-    uploads = st.file_uploader("…or upload files", accept_multiple_files=True, key=f"{where}_upload", disabled=busy)
+    folder = st.text_input(
+        "Folder or file to ingest",
+        key=f"{where}_path",
+        placeholder="~/Mail or /home/me/Documents/notes",
+        disabled=busy,
+    )
+    uploads = st.file_uploader(
+        "…or upload files", accept_multiple_files=True, key=f"{where}_upload", disabled=busy
+    )
     if st.button("Ingest", key=f"{where}_go", disabled=busy, type="primary"):
         paths: list[str | Path] = []
         if folder.strip():
@@ -141,13 +172,18 @@ def ingest_progress(a: Assistant) -> None:
     if job is None:
         return
     if job.running:
+
         @st.fragment(run_every=1.0)
         def _poll() -> None:
             j = get_jobs().current(a.settings.store)
             if j is None or not j.running:
                 st.rerun(scope="app")
-            st.progress(j.fraction if j else 1.0, text="Ingesting — " + render.md(j.describe() if j else ""))
-            st.caption("You can keep asking questions meanwhile; new items show up when the ingest finishes.")
+            st.progress(
+                j.fraction if j else 1.0, text="Ingesting — " + render.md(j.describe() if j else "")
+            )
+            st.caption(
+                "You can keep asking questions meanwhile; new items show up when the ingest finishes."
+            )
 
         _poll()
         return
@@ -158,12 +194,17 @@ def ingest_progress(a: Assistant) -> None:
             st.error(f"Ingest stopped: {render.md(job.error)}")
         else:
             r = job.report
-            st.success(f"Ingest finished in {r.seconds:.1f}s: {sum(r.totals[c] for c in ('new', 'updated'))} items "
-                       f"added or updated, {r.totals['unchanged']} unchanged, {r.failed} failed.")
+            st.success(
+                f"Ingest finished in {r.seconds:.1f}s: {sum(r.totals[c] for c in ('new', 'updated'))} items "
+                f"added or updated, {r.totals['unchanged']} unchanged, {r.failed} failed."
+            )
             st.code(str(r), language=None)
             fails = list(render.failures(r))
             if fails:
-                st.warning("These could not be read and were skipped:\n\n" + "\n".join(f"- {f}" for f in fails[:50]))
+                st.warning(
+                    "These could not be read and were skipped:\n\n"
+                    + "\n".join(f"- {f}" for f in fails[:50])
+                )
         if st.button("Dismiss", key="dismiss_job"):
             st.session_state.seen_job = job.started
             st.rerun()
@@ -176,7 +217,8 @@ def empty_store(a: Assistant) -> None:
         "machine. Your store is empty: add something to search.\n\n"
         "- **Mail**: a Maildir or mbox folder (Thunderbird, mutt, an export), or `.eml` files\n"
         "- **Calendar**: `.ics` files · **To-dos**: `todo.txt` · **Notes and documents**: Markdown, text, PDF, Word, HTML\n\n"
-        "From a terminal: `pdq ingest ~/Mail ~/Documents/notes` — or use the form below.")
+        "From a terminal: `pdq ingest ~/Mail ~/Documents/notes` — or use the form below."
+    )
     if SAMPLE_DOCS.is_dir():
         st.markdown("**New here?** Try it on the bundled sample mailbox, calendar and notes:")
         if st.button("Ingest the sample documents", key="ingest_sample", type="primary"):
@@ -220,7 +262,9 @@ def source_card(a: Assistant, s: Source, query: str, key: str, details: bool) ->
                 st.markdown(render.md(view.text))
             if view.file is not None:
                 f = view.file
-                st.download_button(f"Download {f.name}", data=f.read_bytes, file_name=f.name, key=f"dl_{key}")
+                st.download_button(
+                    f"Download {f.name}", data=f.read_bytes, file_name=f.name, key=f"dl_{key}"
+                )
 
 
 def show_answer(a: Assistant, ans: Answer, turn: int, details: bool) -> None:
@@ -258,8 +302,13 @@ def ask(a: Assistant, question: str, opts: dict[str, Any]) -> None:
         got: dict[str, Answer] = {}
 
         def pieces() -> Any:
-            for p in a.stream(question, history=[t["answer"] for t in turns], filters=opts["filters"] or None,
-                              k=opts["k"], backend=opts["backend"]):
+            for p in a.stream(
+                question,
+                history=[t["answer"] for t in turns],
+                filters=opts["filters"] or None,
+                k=opts["k"],
+                backend=opts["backend"],
+            ):
                 if isinstance(p, Answer):
                     got["answer"] = p
                 else:
@@ -278,7 +327,9 @@ def ask(a: Assistant, question: str, opts: dict[str, Any]) -> None:
             box.error(f"pdq could not answer: {render.md(type(exc).__name__ + ': ' + str(exc))}")
             return
         ans = got["answer"]
-        box.markdown(render.answer_md(ans.text, ans.highlights))  # the final text (citations renumbered, checked)
+        box.markdown(
+            render.answer_md(ans.text, ans.highlights)
+        )  # the final text (citations renumbered, checked)
         show_answer(a, ans, turn, opts["details"])
     turns.append({"answer": ans})
 
@@ -305,8 +356,12 @@ def main() -> None:
     a = get_assistant(settings.model_dump_json(), settings)
     st.session_state.setdefault("turns", [])
     job = get_jobs().current(settings.store)
-    status = get_status(str(settings.store), int(job.finished) if job else 0,
-                        settings.chroma_url, settings.chroma_collection)
+    status = get_status(
+        str(settings.store),
+        int(job.finished) if job else 0,
+        settings.chroma_url,
+        settings.chroma_collection,
+    )
     opts = sidebar(a, status)
 
     if not status.exists or not sum(status.items.values()):
@@ -327,8 +382,10 @@ def main() -> None:
             st.rerun()
         ingest_progress(a)
         if not st.session_state.turns and not question:
-            st.caption("Try: “When is my dentist appointment?” · “What did Anna say about the budget?” · "
-                       "“What is still on my to-do list this week?” · “What's on my calendar next week?”")
+            st.caption(
+                "Try: “When is my dentist appointment?” · “What did Anna say about the budget?” · "
+                "“What is still on my to-do list this week?” · “What's on my calendar next week?”"
+            )
         conversation(a, opts)
         if question:
             ask(a, question, opts)

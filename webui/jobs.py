@@ -45,8 +45,11 @@ class IngestJob:
         if not p:
             return "Looking for files…"
         current = str(p.get("current") or "")
-        return (f"{p.get('files_done', 0)} of {p.get('files_total', '?')} files · {p.get('items', 0)} items · "
-                f"{p.get('chunks', 0)} chunks embedded" + (f" · {current.rsplit('/', 1)[-1]}" if current else ""))
+        return (
+            f"{p.get('files_done', 0)} of {p.get('files_total', '?')} files · {p.get('items', 0)} items · "
+            f"{p.get('chunks', 0)} chunks embedded"
+            + (f" · {current.rsplit('/', 1)[-1]}" if current else "")
+        )
 
 
 class IngestJobs:
@@ -65,7 +68,9 @@ class IngestJobs:
         with self._lock:
             job = self._jobs.get(key)
             if job is not None and job.running:
-                raise IngestBusyError("an ingest is already running for this store; wait for it to finish")
+                raise IngestBusyError(
+                    "an ingest is already running for this store; wait for it to finish"
+                )
             job = IngestJob([str(p) for p in paths])
             self._jobs[key] = job
 

@@ -15,11 +15,22 @@ from rag.glance import Glance
 from rag.status import StoreStatus
 from rag.text import terms
 
-KIND_LABELS = {"email": "Mail", "attachment": "Attachments", "event": "Events", "todo": "To-dos",
-               "note": "Notes", "document": "Documents"}
-FULL_LABELS = {"email": "Show the whole message", "attachment": "Show the whole attachment",
-               "event": "Show the event details", "todo": "Show the to-do", "note": "Show the whole note",
-               "document": "Show the whole document"}
+KIND_LABELS = {
+    "email": "Mail",
+    "attachment": "Attachments",
+    "event": "Events",
+    "todo": "To-dos",
+    "note": "Notes",
+    "document": "Documents",
+}
+FULL_LABELS = {
+    "email": "Show the whole message",
+    "attachment": "Show the whole attachment",
+    "event": "Show the event details",
+    "todo": "Show the to-do",
+    "note": "Show the whole note",
+    "document": "Show the whole document",
+}
 _WORD = re.compile(r"[\w'£$€]+")
 
 
@@ -41,7 +52,7 @@ def highlight(text: str, query: str) -> str:
     out: list[str] = []
     pos = 0
     for m in _WORD.finditer(text):
-        out.append(escape_markdown(text[pos:m.start()]))
+        out.append(escape_markdown(text[pos : m.start()]))
         word = m.group(0)
         hit = bool(terms(word) & wanted)
         esc = escape_markdown(word)
@@ -61,7 +72,11 @@ def card_facts(s: Source) -> str:
     """A second line of facts under the snippet: where the item lives, who, when."""
     bits: list[str] = []
     if s.kind in ("email", "attachment"):
-        who = f"{s.sender} <{s.sender_addr}>" if s.sender_addr and s.sender != s.sender_addr else s.sender
+        who = (
+            f"{s.sender} <{s.sender_addr}>"
+            if s.sender_addr and s.sender != s.sender_addr
+            else s.sender
+        )
         if who:
             bits.append(f"from {who}")
         folder = s.meta.get("folder")
@@ -82,21 +97,30 @@ def card_facts(s: Source) -> str:
 
 def scores_line(s: Source) -> str:
     parts = [f"{k} {v:.4g}" for k, v in sorted(s.scores.items())]
-    return escape_markdown("scores: " + ", ".join(parts) if parts else "no scores (listed from metadata)")
+    return escape_markdown(
+        "scores: " + ", ".join(parts) if parts else "no scores (listed from metadata)"
+    )
 
 
 def filters_line(filters: dict[str, str]) -> str:
     """'Filters: dates: 2026-03-09 to 2026-03-15 · kind: event' (escaped), or ''."""
     if not filters:
         return ""
-    return "Filters applied — " + escape_markdown(" · ".join(f"{k}: {v}" for k, v in filters.items()))
+    return "Filters applied — " + escape_markdown(
+        " · ".join(f"{k}: {v}" for k, v in filters.items())
+    )
 
 
 def timings_line(answer: Answer) -> str:
     stages = " · ".join(f"{k} {v * 1000:.0f} ms" for k, v in answer.timings.items())
-    extra = f" — backend {answer.backend}" + (f" (fell back to {answer.backend_fallback})" if answer.backend_fallback else "")
-    asked = (f" — searched for: “{answer.standalone_question}”"
-             if answer.standalone_question and answer.standalone_question != answer.question else "")
+    extra = f" — backend {answer.backend}" + (
+        f" (fell back to {answer.backend_fallback})" if answer.backend_fallback else ""
+    )
+    asked = (
+        f" — searched for: “{answer.standalone_question}”"
+        if answer.standalone_question and answer.standalone_question != answer.question
+        else ""
+    )
     return escape_markdown(stages + extra + asked)
 
 
@@ -105,8 +129,14 @@ def status_lines(st_: StoreStatus, generator: str) -> list[str]:
     if not st_.exists:
         return ["No store yet."]
     total = sum(st_.items.values())
-    kinds = " · ".join(f"{KIND_ICONS.get(k, '•')} {v} {KIND_LABELS.get(k, k).lower()}" for k, v in sorted(st_.items.items()))
-    lines = [f"**{total}** items in **{st_.chunks}** chunks from {st_.sources} files", escape_markdown(kinds) or "empty"]
+    kinds = " · ".join(
+        f"{KIND_ICONS.get(k, '•')} {v} {KIND_LABELS.get(k, k).lower()}"
+        for k, v in sorted(st_.items.items())
+    )
+    lines = [
+        f"**{total}** items in **{st_.chunks}** chunks from {st_.sources} files",
+        escape_markdown(kinds) or "empty",
+    ]
     if st_.first_date:
         lines.append(escape_markdown(f"dates {st_.first_date} to {st_.last_date}"))
     lines.append(escape_markdown(f"last sync: {st_.last_sync or 'never'}"))
@@ -135,8 +165,11 @@ def glance_sections(g: Glance) -> list[tuple[str, list[str]]]:
             if g.overdue(s):
                 line += " :red[overdue]"
         todos.append(line)
-    return [(f"Today, {g.now.strftime('%a %d %b')}", today), (f"Next {g.days} days", coming),
-            (f"Open to-dos ({len(g.todos)})", todos or ["- nothing open"])]
+    return [
+        (f"Today, {g.now.strftime('%a %d %b')}", today),
+        (f"Next {g.days} days", coming),
+        (f"Open to-dos ({len(g.todos)})", todos or ["- nothing open"]),
+    ]
 
 
 def failures(report: object) -> Iterable[str]:
