@@ -23,8 +23,8 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from .chunking import Chunker, chunker_signature
 from .discovery import SourceFile, walk
@@ -43,7 +43,20 @@ logger = logging.getLogger(__name__)
 
 FLUSH_CHUNKS = 256  # chunks gathered before one embed + write round
 MENTION_KINDS = ("email", "attachment", "note", "document")  # text that can announce a day
-Progress = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class IngestProgress:
+    """Where a running ingest is, sent to ``progress`` after each file and each write round."""
+
+    files_done: int = 0  # parsed or skipped as unchanged
+    files_total: int = 0
+    items: int = 0  # new, updated and unchanged so far
+    chunks: int = 0  # embedded so far
+    current: str = ""  # the file just read
+
+
+Progress = Callable[[IngestProgress], None]
 
 
 def _tail_hash(path: Path, end: int) -> str:
@@ -97,13 +110,13 @@ class _Run:
         if self.progress:
             r = self.report
             self.progress(
-                {
-                    "files_done": r.files_parsed + r.files_skipped_unchanged,
-                    "files_total": self.files_total,
-                    "items": sum(r.totals[c] for c in ("new", "updated", "unchanged")),
-                    "chunks": r.chunks_embedded,
-                    "current": current,
-                }
+                IngestProgress(
+                    files_done=r.files_parsed + r.files_skipped_unchanged,
+                    files_total=self.files_total,
+                    items=sum(r.totals[c] for c in ("new", "updated", "unchanged")),
+                    chunks=r.chunks_embedded,
+                    current=current,
+                )
             )
 
     # --- problems -----------------------------------------------------------------------------

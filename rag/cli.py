@@ -121,6 +121,8 @@ def _with_progress(a: Any, paths: list[Path], rebuild: bool, dry_run: bool) -> A
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from ingest.pipeline import IngestProgress
+
     console = Console(stderr=True)
     with Progress(
         TextColumn("[bold]ingest"),
@@ -135,14 +137,14 @@ def _with_progress(a: Any, paths: list[Path], rebuild: bool, dry_run: bool) -> A
         task = bar.add_task("ingest", total=None, rate="")
         started: list[float] = []
 
-        def update(ev: dict[str, Any]) -> None:
+        def update(ev: IngestProgress) -> None:
             import time
 
             if not started:
                 started.append(time.perf_counter())
             dt = max(1e-6, time.perf_counter() - started[0])
-            rate = f"{ev['items']} items, {ev['chunks']} chunks ({ev['items'] / dt:.0f} items/s, {ev['chunks'] / dt:.1f} chunks/s)"
-            bar.update(task, completed=ev["files_done"], total=ev["files_total"] or None, rate=rate)
+            rate = f"{ev.items} items, {ev.chunks} chunks ({ev.items / dt:.0f} items/s, {ev.chunks / dt:.1f} chunks/s)"
+            bar.update(task, completed=ev.files_done, total=ev.files_total or None, rate=rate)
 
         return a.ingest(paths, rebuild=rebuild, dry_run=dry_run, progress=update)
 

@@ -52,7 +52,7 @@ def tokenizer():
 @pytest.fixture
 def hash_embedder(tokenizer):
     """A fresh deterministic fake embedder (counts calls) sharing the real tokenizer."""
-    from ingest.embedding import HashEmbedder
+    from tests.fakes import HashEmbedder
 
     return HashEmbedder(tokenizer)
 

@@ -144,7 +144,7 @@ def test_missing_or_mismatched_store_is_a_clear_error(tmp_path, sample_store, re
         Assistant(store=tmp_path / "nothing", embedder=real_embedder).search("x")
     copy = tmp_path / "copy"
     shutil.copytree(sample_store, copy)
-    from ingest.embedding import HashEmbedder
+    from tests.fakes import HashEmbedder
 
     with pytest.raises(StoreMismatchError, match="--rebuild"):
         Assistant(store=copy, embedder=HashEmbedder(real_embedder.tokenizer)).search("x")

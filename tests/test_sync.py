@@ -235,7 +235,7 @@ def test_crash_leftovers_are_repaired(box, settings, hash_embedder):
 
 
 def test_store_records_model_and_refuses_another(box, settings, hash_embedder, tokenizer):
-    from ingest.embedding import HashEmbedder
+    from tests.fakes import HashEmbedder
 
     run([box], settings, hash_embedder)
     other = HashEmbedder(tokenizer, name="another-model")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.errors import IngestBusyError, PdqError
+from ingest.pipeline import IngestProgress
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ logger = logging.getLogger(__name__)
 class IngestJob:
     paths: list[str]
     started: float = field(default_factory=time.time)
-    progress: dict[str, Any] = field(default_factory=dict)
+    progress: IngestProgress | None = None  # the latest event of the run
     report: Any = None  # IngestReport when done
     error: str = ""
     finished: float = 0.0
@@ -37,18 +38,17 @@ class IngestJob:
 
     @property
     def fraction(self) -> float:
-        total = self.progress.get("files_total") or 0
-        return min(1.0, self.progress.get("files_done", 0) / total) if total else 0.0
+        p = self.progress
+        return min(1.0, p.files_done / p.files_total) if p and p.files_total else 0.0
 
     def describe(self) -> str:
         p = self.progress
         if not p:
             return "Looking for files…"
-        current = str(p.get("current") or "")
+        current = p.current
         return (
-            f"{p.get('files_done', 0)} of {p.get('files_total', '?')} files · {p.get('items', 0)} items · "
-            f"{p.get('chunks', 0)} chunks embedded"
-            + (f" · {current.rsplit('/', 1)[-1]}" if current else "")
+            f"{p.files_done} of {p.files_total or '?'} files · {p.items} items · "
+            f"{p.chunks} chunks embedded" + (f" · {current.rsplit('/', 1)[-1]}" if current else "")
         )
 
 
@@ -76,7 +76,9 @@ class IngestJobs:
 
         def run() -> None:
             try:
-                job.report = assistant.ingest(paths, progress=job.progress.update)
+                job.report = assistant.ingest(
+                    paths, progress=lambda ev: setattr(job, "progress", ev)
+                )
             except PdqError as exc:
                 job.error = str(exc)
             except Exception as exc:  # a bug, not the user's mistake: keep the page alive, log it
