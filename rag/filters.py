@@ -8,7 +8,7 @@ exactly alike.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,11 +28,9 @@ class Filters:
     senders: tuple[str, ...] = ()  # exact stored from_addr values
     sender_label: str = ""
     open_todos: bool = False
-    time_from_question: bool = (
-        False  # read from the question: soft (undated items pass; relaxed when empty)
-    )
+    # read from the question: soft (undated items pass; relaxed when nothing matches)
+    time_from_question: bool = False
     sender_from_question: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def with_(self, **kw: Any) -> Filters:
         return replace(self, **kw)
