@@ -304,12 +304,20 @@ class Settings(BaseSettings):
 
     def current_time(self) -> datetime:
         """`now` when pinned, else the wall clock, always timezone-aware in `timezone`."""
-        from zoneinfo import ZoneInfo
+        return aware_now(self.now, self.timezone)
 
-        tz = ZoneInfo(self.timezone)
-        if self.now is None:
-            return datetime.now(tz)
-        return self.now if self.now.tzinfo else self.now.replace(tzinfo=tz)
+
+def aware_now(now: datetime | str | None, tz_name: str) -> datetime:
+    """ "Now" in the user's zone: ``now`` when given (aware, naive = the user's zone, or an ISO
+    string), else the wall clock. The one place pdq resolves it."""
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(tz_name)
+    if now is None:
+        return datetime.now(tz)
+    if isinstance(now, str):
+        now = datetime.fromisoformat(now)
+    return now.astimezone(tz) if now.tzinfo else now.replace(tzinfo=tz)
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -37,7 +37,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
+
+from ingest.settings import aware_now
 
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 MONTHS = [
@@ -402,9 +403,4 @@ def strip_phrase(question: str, tr: TimeRange | None) -> str:
 
 def user_now(now: datetime | str | None, tz_name: str) -> datetime:
     """Coerce an injected ``now`` (aware, naive = user's zone, ISO string) to an aware datetime."""
-    tz = ZoneInfo(tz_name)
-    if now is None:
-        return datetime.now(tz)
-    if isinstance(now, str):
-        now = datetime.fromisoformat(now)
-    return now.astimezone(tz) if now.tzinfo else now.replace(tzinfo=tz)
+    return aware_now(now, tz_name)
