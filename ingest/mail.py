@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .charsets import decode_bytes, decode_header_value
+from .discovery import CALENDAR_EXTENSIONS
 from .html_text import html_to_text
 from .items import Block, Item, ParseResult, Problem, epoch, iso_utc, stable_id
 from .quoting import split_reply
@@ -336,7 +337,7 @@ def _attachment_items(
         "path": ctx.source_path,
         "filename": name,
     }
-    if ctype == "text/calendar" or ext in (".ics", ".ical", ".ifb", ".vcs"):
+    if ctype == "text/calendar" or ext in CALENDAR_EXTENSIONS:
         res = parse_calendar_bytes(
             data, source_key=parent.item_id + "/" + name, locator=locator, timezone=ctx.timezone
         )

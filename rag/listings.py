@@ -3,7 +3,6 @@ in time order) and the open to-dos (by due date, overdue marked, undated last)."
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from ingest.store import Store
@@ -59,6 +58,5 @@ def todos_text(sources: list[Source], filters: Filters, now: datetime) -> str:
         if s.date:
             due = f" (due {s.date.strftime('%a %d %b')}{', overdue' if s.date < now else ''})"
         where = s.path.rsplit("/", 1)[-1] if s.path else ""
-        title = re.sub(r"\s*\bdue:\S+", "", s.title).strip()
-        lines.append(f"- {title}{due}{f' — {where}' if where else ''} [{s.n}]")
+        lines.append(f"- {s.title}{due}{f' — {where}' if where else ''} [{s.n}]")
     return "\n".join(lines)
