@@ -182,8 +182,8 @@ def main() -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, CompileConfig
 
-    from ingest.privacy import apply_offline_env
-    from ingest.settings import load_settings
+    from ingest.core.privacy import apply_offline_env
+    from ingest.core.settings import load_settings
     from rag.generation import resolve_model
 
     apply_offline_env()

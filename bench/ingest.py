@@ -68,8 +68,8 @@ def rss_mb() -> float:
 
 
 def run_pdq(mbox: Path, tmp: Path, embedder) -> dict:
+    from ingest.core.settings import load_settings
     from ingest.pipeline import ingest_paths
-    from ingest.settings import load_settings
 
     settings = load_settings(store=tmp / "pdq-store")
     t = time.perf_counter()
@@ -109,7 +109,7 @@ def run_naive(mbox: Path, tmp: Path, model_path: str) -> dict:
     from langchain_huggingface import HuggingFaceEmbeddings
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    from ingest.privacy import offline_spacy_for_unstructured
+    from ingest.core.privacy import offline_spacy_for_unstructured
 
     offline_spacy_for_unstructured()  # unstructured would download a spaCy model; online users would not notice
     embeddings = HuggingFaceEmbeddings(model_name=model_path)
@@ -168,9 +168,9 @@ def main() -> None:
     )
     ap.add_argument("--no-naive", action="store_true", help="skip (b)")
     args = ap.parse_args()
+    from ingest.core.privacy import apply_offline_env
+    from ingest.core.settings import load_settings
     from ingest.embedding import SentenceTransformerEmbedder
-    from ingest.privacy import apply_offline_env
-    from ingest.settings import load_settings
 
     apply_offline_env()
     with tempfile.TemporaryDirectory() as tmpdir:

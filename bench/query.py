@@ -53,8 +53,8 @@ def build_store(path: Path, n: int, pool: list[str], vecs, emb) -> None:
     import numpy as np
 
     from ingest.chunking import chunker_signature
+    from ingest.core.settings import load_settings
     from ingest.pipeline import sync_keyword_index
-    from ingest.settings import load_settings
     from ingest.store import Store
 
     rnd = np.random.default_rng(11)
@@ -176,9 +176,9 @@ def main() -> None:
     args = ap.parse_args()
     import numpy as np
 
+    from ingest.core.privacy import apply_offline_env
+    from ingest.core.settings import DEFAULT_EMBEDDING_MODEL, load_settings
     from ingest.embedding import SentenceTransformerEmbedder, resolve_model_path
-    from ingest.privacy import apply_offline_env
-    from ingest.settings import DEFAULT_EMBEDDING_MODEL, load_settings
     from rag import Assistant
 
     apply_offline_env()

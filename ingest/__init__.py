@@ -1,16 +1,21 @@
 """pdq ingest: parse mail, calendars, notes, to-dos and documents into a local Chroma store.
 
-The pipeline, one module per stage: ``discovery`` (what is there) → ``readers`` (dispatch) →
-``mail`` / ``calendar`` / ``notes`` / ``todos`` / ``documents`` (parse) → ``chunking`` →
-``embedding`` → ``store`` + ``manifest`` (write), orchestrated by ``pipeline``.
+The pipeline, in the order data flows:
+
+- ``sources/`` — find and read: ``discovery`` (what is there) → ``readers`` (dispatch) → ``mail`` /
+  ``calendar`` / ``notes`` / ``todos`` / ``documents`` (parse into ``items``);
+- ``chunking`` → ``embedding`` (``remote_embedding``: a server);
+- ``store/`` — Chroma + the SQLite manifest + the BM25 keyword index, written by ``writer``;
+- ``pipeline`` runs it all, ``report`` says what happened;
+- ``core/`` — settings, errors, privacy switches, the remote client, shared by everything.
 
     >>> from ingest import ingest_paths, load_settings
     >>> report = ingest_paths(["~/Mail"], load_settings())
 """
 
-from .errors import PdqError
-from .pipeline import ingest_paths
-from .report import IngestReport
-from .settings import Settings, load_settings
+from ingest.core.errors import PdqError
+from ingest.core.settings import Settings, load_settings
+from ingest.pipeline import ingest_paths
+from ingest.report import IngestReport
 
 __all__ = ["IngestReport", "PdqError", "Settings", "ingest_paths", "load_settings"]

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .items import Item, clean_meta
+from ingest.items import Item, clean_meta
 
 logger = logging.getLogger(__name__)
 

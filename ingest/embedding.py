@@ -15,8 +15,8 @@ import logging
 from pathlib import Path
 from typing import Any, Protocol
 
-from .errors import ModelUnavailableError
-from .settings import DEFAULT_EMBEDDING_MODEL, Settings
+from ingest.core.errors import ModelUnavailableError
+from ingest.core.settings import DEFAULT_EMBEDDING_MODEL, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class SentenceTransformerEmbedder:
     @property
     def model(self) -> Any:
         if self._model is None:
-            from .privacy import apply_offline_env
+            from ingest.core.privacy import apply_offline_env
 
             apply_offline_env()
             import torch
@@ -114,7 +114,7 @@ class SentenceTransformerEmbedder:
         if self._model is not None:
             return self._model.tokenizer
         if self._tokenizer is None:
-            from .privacy import apply_offline_env
+            from ingest.core.privacy import apply_offline_env
 
             apply_offline_env()
             from transformers import AutoTokenizer
@@ -166,7 +166,7 @@ class SentenceTransformerEmbedder:
 def make_embedder(settings: Settings) -> Embedder:
     """The local sentence-transformers model, or the embeddings server at ``embedding_url``."""
     if settings.embedding_url:
-        from .remote_embedding import RemoteEmbedder
+        from ingest.remote_embedding import RemoteEmbedder
 
         return RemoteEmbedder(settings)
     return SentenceTransformerEmbedder(settings)

@@ -17,7 +17,7 @@ KINDS = ("email", "attachment", "event", "todo", "note", "document")
 # Where an item was found is not part of what it is: moving a message between folders, a
 # Maildir flag rename or an mbox offset shift must not count as a change (no re-embedding).
 LOCATION_KEYS = frozenset({"path", "locator", "folder", "folders"})
-# metadata derived from the text and date already hashed (ingest/mentions.py): not part of the
+# metadata derived from the text and date already hashed (ingest/sources/mentions.py): not part of the
 # content hash, so adding it does not make every stored item look changed
 DERIVED_KEYS = frozenset({"mentions"})
 

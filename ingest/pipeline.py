@@ -26,18 +26,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .chunking import Chunker, chunker_signature
-from .discovery import SourceFile, walk
-from .embedding import Embedder, make_embedder
-from .errors import IngestError, PdqError, StoreError
-from .items import Item, Problem
-from .manifest import SourceState
-from .mentions import mentioned_days
-from .readers import read_source
-from .report import Failure, IngestReport
-from .settings import Settings
-from .store import Store, StoreLock, prepare_dir
-from .writer import Link, PendingSource, Writer, repair
+from ingest.chunking import Chunker, chunker_signature
+from ingest.core.errors import IngestError, PdqError, StoreError
+from ingest.core.settings import Settings
+from ingest.embedding import Embedder, make_embedder
+from ingest.items import Item, Problem
+from ingest.report import Failure, IngestReport
+from ingest.sources.discovery import SourceFile, walk
+from ingest.sources.mentions import mentioned_days
+from ingest.sources.readers import read_source
+from ingest.store import Store, StoreLock, prepare_dir
+from ingest.store.manifest import SourceState
+from ingest.writer import Link, PendingSource, Writer, repair
 
 logger = logging.getLogger(__name__)
 
@@ -243,7 +243,7 @@ def _write_failure(exc: BaseException | None) -> bool:
 
 def sync_keyword_index(store: Store) -> None:
     """Rebuild the BM25 index when the store changed since it was built (or it is missing)."""
-    from . import keyword_index
+    from ingest.store import keyword_index
 
     generation = store.generation()
     if not generation:
@@ -264,9 +264,9 @@ def ingest_paths(
     """Ingest files and folders into the store named by ``settings.store``.
 
     Per-item problems are reported, never raised. Raises :class:`IngestError` for a path that
-    does not exist and :class:`~ingest.errors.StoreError` for an unusable or mismatched store.
+    does not exist and :class:`~ingest.core.errors.StoreError` for an unusable or mismatched store.
     """
-    from .privacy import apply_offline_env
+    from ingest.core.privacy import apply_offline_env
 
     apply_offline_env()
     t_start = time.perf_counter()

@@ -16,9 +16,9 @@ import logging
 import math
 from typing import Any
 
-from .errors import ModelUnavailableError, RemoteError
-from .remote_client import explain, openai_client
-from .settings import DEFAULT_EMBEDDING_MODEL, Settings
+from ingest.core.errors import ModelUnavailableError, RemoteError
+from ingest.core.remote_client import explain, openai_client
+from ingest.core.settings import DEFAULT_EMBEDDING_MODEL, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class RemoteEmbedder:
     """pdq's Embedder over an OpenAI-compatible embeddings endpoint. Nothing connects until used."""
 
     def __init__(self, settings: Settings) -> None:
-        from .embedding import SentenceTransformerEmbedder
+        from ingest.embedding import SentenceTransformerEmbedder
 
         self.name = settings.embedding_model
         self.url = settings.embedding_url

@@ -10,12 +10,12 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from .chunking import Chunk, Chunker
-from .embedding import Embedder
-from .items import Item
-from .manifest import SourceState
-from .report import IngestReport
-from .store import Store
+from ingest.chunking import Chunk, Chunker
+from ingest.embedding import Embedder
+from ingest.items import Item
+from ingest.report import IngestReport
+from ingest.store import Store
+from ingest.store.manifest import SourceState
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """pdq rag: retrieval, prompting, generation and the Python API (:class:`Assistant`)."""
 
-from ingest.errors import PdqError
-from ingest.settings import Settings, load_settings
+from ingest.core.errors import PdqError
+from ingest.core.settings import Settings, load_settings
 
 from .answer import Answer, Source
 from .assistant import Assistant

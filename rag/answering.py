@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from ingest.errors import ModelUnavailableError, RemoteError
+from ingest.core.errors import ModelUnavailableError, RemoteError
 
 from . import answer_types, citations, grounding, listings
 from .answer import Answer, Marked, Source

@@ -20,10 +20,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ingest.core.settings import Settings, load_settings
 from ingest.embedding import Embedder, make_embedder
 from ingest.pipeline import Progress, ingest_paths
 from ingest.report import IngestReport
-from ingest.settings import Settings, load_settings
 from ingest.store import Store
 
 from .answer import Answer, Source
@@ -53,7 +53,7 @@ class Assistant:
         backend: Backend | None = None,
         **overrides: Any,
     ) -> None:
-        from ingest.privacy import apply_offline_env
+        from ingest.core.privacy import apply_offline_env
 
         apply_offline_env()
         if settings is None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from ingest.keyword_index import KeywordIndex
 from ingest.store import Store
+from ingest.store.keyword_index import KeywordIndex
 
 from .answer import Source
 from .intent import Plan
@@ -17,7 +17,7 @@ from .stages import Candidate
 def series_in_range(cands: list[Candidate], plan: Plan, tz: str) -> tuple[list[Candidate], bool]:
     """Calendars in any year: a recurring event found outside the question's range stands in for
     its series; the series' occurrences inside the range are computed from its rule
-    (ingest/recurrence.py) and take its place. Stored occurrences in the range are kept. Returns
+    (ingest/sources/recurrence.py) and take its place. Stored occurrences in the range are kept. Returns
     (candidates, whether any occurrence was computed)."""
     tr = plan.filters.time
     assert tr is not None
@@ -48,7 +48,7 @@ def series_in_range(cands: list[Candidate], plan: Plan, tz: str) -> tuple[list[C
 def _occurrences(
     c: Candidate, start: datetime | None, end: datetime | None, tz: str
 ) -> list[Candidate]:
-    from ingest.recurrence import occurrences
+    from ingest.sources.recurrence import occurrences
 
     meta = c.meta or {}
     out = []
@@ -82,7 +82,7 @@ def _occurrences(
 def announcing(
     kw: KeywordIndex, store: Store, start: int | None, end: int | None, tz: str, limit: int = 5
 ) -> list[Source]:
-    """Mail, notes and documents that mention a day of the range (ingest/mentions.py), newest
+    """Mail, notes and documents that mention a day of the range (ingest/sources/mentions.py), newest
     first: the message that announces next week's event belongs beside the calendar."""
     import numpy as np
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ingest.errors import PdqError
+from ingest.core.errors import PdqError
 
 app = typer.Typer(
     add_completion=False,
@@ -59,7 +59,7 @@ def _setup_logging(debug: bool) -> None:
 
 
 def _assistant(store: Path | None, debug: bool, **overrides: Any) -> Any:
-    from ingest.privacy import apply_offline_env
+    from ingest.core.privacy import apply_offline_env
 
     apply_offline_env()
     from .assistant import Assistant
@@ -481,7 +481,7 @@ def ui(
     import subprocess
     import threading
 
-    from ingest.settings import load_settings
+    from ingest.core.settings import load_settings
 
     _setup_logging(debug)
     try:

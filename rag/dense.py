@@ -8,10 +8,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ingest.core.settings import Settings
 from ingest.embedding import Embedder
-from ingest.keyword_index import KeywordIndex
-from ingest.settings import Settings
 from ingest.store import Store
+from ingest.store.keyword_index import KeywordIndex
 
 from .filters import Filters
 from .stages import Candidate, Query

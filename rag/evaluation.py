@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ingest.errors import ConfigError
+from ingest.core.errors import ConfigError
 
 from .answer import Source
 from .followup import standalone

@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ingest.errors import ConfigError
+from ingest.core.errors import ConfigError
 from ingest.items import KINDS
 
 from .dates import TimeRange

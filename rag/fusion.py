@@ -8,8 +8,8 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from ingest.keyword_index import KeywordIndex
 from ingest.store import Store
+from ingest.store.keyword_index import KeywordIndex
 
 from .filters import Filters
 from .keyword_search import lift_exact

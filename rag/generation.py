@@ -31,8 +31,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from ingest.errors import ConfigError, ModelUnavailableError
-from ingest.settings import Settings
+from ingest.core.errors import ConfigError, ModelUnavailableError
+from ingest.core.settings import Settings
 
 from .prompt import IDK, Prompt, render
 from .reader import Direct

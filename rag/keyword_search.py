@@ -1,11 +1,11 @@
-"""Keyword retrieval: BM25 over the same chunks (ingest/keyword_index.py), and the exact-match
+"""Keyword retrieval: BM25 over the same chunks (ingest/store/keyword_index.py), and the exact-match
 lift — chunks holding the question's rare terms (a name, a number, an address) move up."""
 
 from __future__ import annotations
 
 import time
 
-from ingest.keyword_index import KeywordIndex
+from ingest.store.keyword_index import KeywordIndex
 
 from .stages import RRF_K, Candidate, Query
 

@@ -46,7 +46,7 @@ _FOOTER = re.compile(
 )
 _QUOTED_EXCERPT = re.compile(
     r"^\(In reply to:", re.I
-)  # ingest.mail's one-line summary of the quoted mail
+)  # ingest.sources.mail's one-line summary of the quoted mail
 _URL_ONLY = re.compile(r"^\s*<?(https?://|www\.)\S+>?\s*$", re.I)
 _SIGN_OFF = re.compile(
     r"^\s*(thanks|thank you|many thanks|regards|best|best wishes|kind regards|best regards|cheers|love|"

@@ -4,7 +4,7 @@
 ``openai`` client: streaming, a timeout (``llm_timeout``), retries with exponential backoff
 (``llm_retries``, the client's own), the API key from ``llm_api_key`` (never logged). Greedy
 decoding (temperature 0), like the local backend. ``llm_model`` names the served model; ``auto``
-asks the server for its first model. Failures become :class:`~ingest.errors.RemoteError` with a
+asks the server for its first model. Failures become :class:`~ingest.core.errors.RemoteError` with a
 message that says what to check (server down, too slow, unknown model name).
 
 Nothing here runs at import; ``openai`` is imported on first use.
@@ -17,9 +17,9 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from ingest.errors import RemoteError
-from ingest.remote_client import explain, openai_client
-from ingest.settings import Settings
+from ingest.core.errors import RemoteError
+from ingest.core.remote_client import explain, openai_client
+from ingest.core.settings import Settings
 
 from .prompt import Prompt
 

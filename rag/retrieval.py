@@ -24,11 +24,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, get_args
 
+from ingest.core.errors import ConfigError, ModelUnavailableError
+from ingest.core.settings import RetrievalMode, Settings
 from ingest.embedding import Embedder
-from ingest.errors import ConfigError, ModelUnavailableError
-from ingest.keyword_index import KeywordIndex
-from ingest.settings import RetrievalMode, Settings
 from ingest.store import Store
+from ingest.store.keyword_index import KeywordIndex
 
 from . import abstention, term_match
 from .answer import Source
@@ -89,7 +89,7 @@ class Retriever:
     @property
     def keyword(self) -> KeywordIndex:
         """The BM25 index, loaded once and reloaded only when an ingest changed the store."""
-        from ingest import keyword_index
+        from ingest.store import keyword_index
 
         generation = self.store.generation()
         with self._lock:

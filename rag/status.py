@@ -67,7 +67,7 @@ def _day(epoch: int | None) -> str | None:
 def read_status(store_dir: Path, *, chroma_url: str = "", collection: str = "pdq") -> StoreStatus:
     """The store's status. In server mode, counts come from this machine's manifest (zero on a
     machine that only asks questions) and the chunk count from the server."""
-    from ingest.errors import NoStoreError
+    from ingest.core.errors import NoStoreError
     from ingest.store import Store
 
     store_dir = Path(store_dir).expanduser()

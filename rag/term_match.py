@@ -112,7 +112,7 @@ def name_runs(question: str) -> list[str]:
 
 def analyse(index: Any, question: str) -> TermEvidence:
     """Rare terms and unknown names of ``question`` in a loaded keyword index."""
-    from ingest.keyword_index import tokenize
+    from ingest.store.keyword_index import tokenize
 
     ev = TermEvidence()
     n_docs = len(index)

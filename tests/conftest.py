@@ -32,7 +32,7 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def settings(tmp_path: Path):
-    from ingest.settings import load_settings
+    from ingest.core.settings import load_settings
 
     return load_settings(store=tmp_path / "store", timezone="Europe/London", now=SAMPLE_NOW)
 
@@ -41,8 +41,8 @@ def settings(tmp_path: Path):
 def tokenizer():
     from transformers import AutoTokenizer
 
+    from ingest.core.settings import DEFAULT_EMBEDDING_MODEL
     from ingest.embedding import resolve_model_path
-    from ingest.settings import DEFAULT_EMBEDDING_MODEL
 
     return AutoTokenizer.from_pretrained(
         resolve_model_path(DEFAULT_EMBEDDING_MODEL), local_files_only=True
@@ -60,8 +60,8 @@ def hash_embedder(tokenizer):
 @pytest.fixture(scope="session")
 def real_embedder():
     """The real packaged all-MiniLM-L6-v2, loaded once per test session."""
+    from ingest.core.settings import Settings
     from ingest.embedding import SentenceTransformerEmbedder
-    from ingest.settings import Settings
 
     return SentenceTransformerEmbedder(Settings(store=Path("/nonexistent")))
 
@@ -77,8 +77,8 @@ def corpus() -> Path:
 def sample_store(tmp_path_factory, real_embedder) -> Path:
     """sample_docs/ ingested once per session with the real model into a real Chroma store.
     Tests must not write to it (copy it first)."""
+    from ingest.core.settings import load_settings
     from ingest.pipeline import ingest_paths
-    from ingest.settings import load_settings
 
     store = tmp_path_factory.mktemp("sample") / "store"
     s = load_settings(store=store, timezone="Europe/London", now=SAMPLE_NOW)

@@ -30,8 +30,8 @@ def _pause(folder: Path) -> None:
 
 
 def install(point: str, nth: int, folder: Path) -> None:
-    import ingest.keyword_index
     import ingest.pipeline
+    import ingest.store.keyword_index
     from ingest.embedding import SentenceTransformerEmbedder
     from ingest.store import Store
 
@@ -63,14 +63,14 @@ def install(point: str, nth: int, folder: Path) -> None:
 
         Store.upsert = upsert  # type: ignore[method-assign]
     elif point == "keyword_index":
-        real_sync = ingest.keyword_index.sync
+        real_sync = ingest.store.keyword_index.sync
 
         def sync(*args, **kwargs):  # type: ignore[no-untyped-def]
             if reached():
                 _pause(folder)
             return real_sync(*args, **kwargs)
 
-        ingest.keyword_index.sync = sync
+        ingest.store.keyword_index.sync = sync
     else:
         raise SystemExit(f"unknown pause point {point!r}")
 

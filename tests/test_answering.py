@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from ingest.errors import StoreError, StoreMismatchError
+from ingest.core.errors import StoreError, StoreMismatchError
 from rag import Assistant
 from rag.evaluation import evaluate, load_questions
 
@@ -99,8 +99,8 @@ def test_hybrid_recall_at_5_on_the_question_set(sample_assistant):
 def test_reranker_plumbing(sample_store, real_embedder):
     """No reranker ships offline; a CrossEncoder built on the packaged MiniLM (untrained head)
     exercises the stage: its scores decide the order."""
+    from ingest.core.settings import DEFAULT_EMBEDDING_MODEL
     from ingest.embedding import resolve_model_path
-    from ingest.settings import DEFAULT_EMBEDDING_MODEL
 
     a = Assistant(
         store=sample_store,

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ingest.errors import ConfigError
+from ingest.core.errors import ConfigError
 from rag import citations, grounding
 from rag.answer import Answer, Source
 from rag.filters import Filters, from_user
@@ -115,7 +115,7 @@ def test_vectorised_filter_mask_equals_the_predicate():
     """The BM25 side filters with numpy columns; it must keep exactly what Filters.match keeps."""
     import random
 
-    from ingest.keyword_index import KeywordIndex
+    from ingest.store.keyword_index import KeywordIndex
     from rag.dates import TimeRange
 
     rnd = random.Random(5)

@@ -5,9 +5,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ingest.calendar import parse_calendar_bytes
-from ingest.errors import ItemError
-from ingest.todos import markdown_todos, todo_items, todotxt_todos
+from ingest.core.errors import ItemError
+from ingest.sources.calendar import parse_calendar_bytes
+from ingest.sources.todos import markdown_todos, todo_items, todotxt_todos
 
 from .conftest import SAMPLE, SAMPLE_NOW
 

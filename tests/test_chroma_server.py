@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.errors import NoStoreError, StoreError
+from ingest.core.errors import NoStoreError, StoreError
+from ingest.core.settings import load_settings
 from ingest.pipeline import ingest_paths
-from ingest.settings import load_settings
 from rag import Assistant
 
 from .conftest import SAMPLE, SAMPLE_NOW
@@ -137,7 +137,7 @@ def test_unreachable_chroma_server_is_a_clear_error(tmp_path, hash_embedder):
 
 
 def test_chroma_url_setting_is_checked():
-    from ingest.errors import ConfigError
+    from ingest.core.errors import ConfigError
 
     assert load_settings(chroma_url="http://db:8000/").chroma_url == "http://db:8000"
     with pytest.raises(ConfigError, match="chroma_url"):

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.discovery import classify, walk
-from ingest.documents import parse_document_bytes, parse_document_file
-from ingest.errors import ItemError
+from ingest.core.errors import ItemError
+from ingest.sources.discovery import classify, walk
+from ingest.sources.documents import parse_document_bytes, parse_document_file
 
 from .conftest import SAMPLE
 

@@ -1,4 +1,4 @@
-from ingest.html_text import html_to_text
+from ingest.sources.html_text import html_to_text
 
 
 def test_hidden_elements_are_dropped():

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def sample_ingest(tmp_path_factory, real_embedder):
     """(settings, report) of one ingest of sample_docs/ (the session's sample_store fixture is a path)."""
-    from ingest.settings import load_settings
+    from ingest.core.settings import load_settings
 
     from .conftest import SAMPLE_NOW
 

@@ -33,7 +33,7 @@ def llama_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def backend(llama_dir: Path, tmp_path: Path, **overrides):
-    from ingest.settings import load_settings
+    from ingest.core.settings import load_settings
     from rag.generation import TransformersBackend
 
     s = load_settings(
@@ -85,7 +85,7 @@ def test_a_local_llama_checkpoint_loads_renders_llama2_prompts_and_streams_on_cp
 
 
 def test_cpu_rejects_4bit_with_a_clear_message(llama_dir, tmp_path):
-    from ingest.errors import ConfigError
+    from ingest.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="needs a CUDA GPU"):
         backend(llama_dir, tmp_path, llm_device="cpu", llm_quantize="4bit").load()

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ingest.errors import ConfigError, ModelUnavailableError
-from ingest.settings import Settings
+from ingest.core.errors import ConfigError, ModelUnavailableError
+from ingest.core.settings import Settings
 from rag import Assistant
 from rag.cli import app
 from rag.generation import LlamaCppBackend, llama_cpp_available, make_backend, pick_backend

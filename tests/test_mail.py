@@ -3,8 +3,8 @@
 from email.message import EmailMessage
 from pathlib import Path
 
-from ingest.mail import MailContext, parse_message_bytes
-from ingest.quoting import split_reply
+from ingest.sources.mail import MailContext, parse_message_bytes
+from ingest.sources.quoting import split_reply
 
 from .conftest import SAMPLE
 
@@ -151,7 +151,7 @@ def test_split_reply_forms():
 
 
 def test_outlook_msg_from_corpus(corpus: Path):
-    from ingest.mail import parse_msg_file
+    from ingest.sources.mail import parse_msg_file
 
     p = corpus / "docs/unstructured-example-docs/example-docs/fake-email.msg"
     res = parse_msg_file(str(p), MailContext(str(p), "", str(p)))

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.errors import RemoteError
+from ingest.core.errors import RemoteError
+from ingest.core.settings import load_settings
 from ingest.pipeline import ingest_paths
-from ingest.settings import load_settings
 from rag import Assistant
 from rag.generation import packaged_smollm2_gguf
 

@@ -1,6 +1,6 @@
 """Property-based tests (hypothesis): for any bytes, headers and MIME trees, any calendar text and
 any item text, the parsers and the chunker either succeed or raise pdq's own per-item error
-(:class:`ingest.errors.ItemError`) — nothing else ever escapes — and chunks always fit the
+(:class:`ingest.core.errors.ItemError`) — nothing else ever escapes — and chunks always fit the
 embedding model and lose no words."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import re
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from ingest.errors import ItemError
+from ingest.core.errors import ItemError
 from ingest.items import Block, Item, ParseResult, clean_meta
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -63,8 +63,8 @@ body_bytes = st.one_of(
 def tokenizer():
     from transformers import AutoTokenizer
 
+    from ingest.core.settings import DEFAULT_EMBEDDING_MODEL
     from ingest.embedding import resolve_model_path
-    from ingest.settings import DEFAULT_EMBEDDING_MODEL
 
     return AutoTokenizer.from_pretrained(
         resolve_model_path(DEFAULT_EMBEDDING_MODEL), local_files_only=True
@@ -131,7 +131,7 @@ def _check_items(result: ParseResult) -> None:
     junk=st.binary(max_size=40),
 )
 def test_any_message_parses_or_is_an_item_error(top, tree, junk):
-    from ingest.mail import MailContext
+    from ingest.sources.mail import MailContext
 
     raw = junk + b"".join(f"{k}: {v}\r\n".encode("utf-8", "surrogatepass") for k, v in top) + tree
     _parse_and_check(raw, MailContext("/tmp/x.mbox", "INBOX", "/tmp/x.mbox#0"))
@@ -140,14 +140,14 @@ def test_any_message_parses_or_is_an_item_error(top, tree, junk):
 @SETTINGS
 @given(st.binary(max_size=2000))
 def test_any_bytes_as_a_message(raw):
-    from ingest.mail import MailContext
+    from ingest.sources.mail import MailContext
 
     _parse_and_check(raw, MailContext("/tmp/x.eml", "INBOX", "/tmp/x.eml"))
 
 
 def _parse_and_check(raw: bytes, ctx) -> None:
     """Parse; an ItemError is fine (recorded as a hypothesis event), anything else fails."""
-    from ingest.mail import parse_message_bytes
+    from ingest.sources.mail import parse_message_bytes
 
     try:
         result = parse_message_bytes(raw, ctx)
@@ -244,7 +244,7 @@ def calendar(draw) -> bytes:
 @settings(max_examples=200, deadline=None)
 @given(calendar())
 def test_any_calendar_parses_or_is_an_item_error(data):
-    from ingest.calendar import parse_calendar_bytes
+    from ingest.sources.calendar import parse_calendar_bytes
 
     try:
         result = parse_calendar_bytes(
@@ -299,6 +299,6 @@ def test_chunks_fit_the_model_and_lose_no_word(blocks, context):
 
 def test_nothing_but_item_errors_are_expected():
     """The tests above would be vacuous if ItemError were a catch-all: it is pdq's own type."""
-    assert ItemError.__module__ == "ingest.errors" and not issubclass(
+    assert ItemError.__module__ == "ingest.core.errors" and not issubclass(
         ItemError, (OSError, ValueError, re.error)
     )

@@ -172,7 +172,7 @@ def test_an_amount_is_the_total_not_a_line_item():
 def test_real_corpus_mail_answers_skip_headers_and_signatures(corpus: Path):
     """Every candidate sentence of real public mail (Enron and SpamAssassin) is free of reply
     headers, quoted lines, forwarded headers and sign-offs."""
-    from ingest.mail import MailContext, parse_message_bytes
+    from ingest.sources.mail import MailContext, parse_message_bytes
 
     files = sorted((corpus / "mail/enron-48/Maildir/cur").iterdir())[:48]
     files += sorted((corpus / "mail/spamassassin/Maildir/cur").iterdir())[:150]

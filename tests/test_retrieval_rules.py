@@ -299,13 +299,13 @@ END:VCALENDAR
 def test_a_rule_in_words(rule, words):
     from datetime import datetime
 
-    from ingest.recurrence import in_words
+    from ingest.sources.recurrence import in_words
 
     assert in_words(rule, datetime(2026, 3, 14, 19, 0)) == words
 
 
 def test_calendar_items_keep_their_series_rule():
-    from ingest.calendar import parse_calendar_bytes
+    from ingest.sources.calendar import parse_calendar_bytes
 
     r = parse_calendar_bytes(
         QUIZ_ICS.encode(),
@@ -356,7 +356,7 @@ def test_a_past_year_of_a_recurring_event_is_computed_from_its_rule(tmp_path, re
 def test_mentioned_days_resolve_against_the_item_date():
     from datetime import date, datetime
 
-    from ingest.mentions import mentioned_days
+    from ingest.sources.mentions import mentioned_days
 
     friday = datetime(2026, 3, 6, 10, 0, tzinfo=SAMPLE_NOW.tzinfo).timestamp()
     days = mentioned_days(
@@ -411,7 +411,7 @@ def test_a_mail_announcing_a_day_is_found_for_that_day(tmp_path, real_embedder):
 
 
 def test_one_to_one_and_times_are_search_terms():
-    from ingest.keyword_index import joined_terms, tokenize
+    from ingest.store.keyword_index import joined_terms, tokenize
 
     assert "1to1" in tokenize(["When is my 1:1 with Ben?"], None)[0]
     assert joined_terms("at 16:00 and 9:30") == "at 16:00 and 9:30 16to00 9to30"

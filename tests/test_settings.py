@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.errors import ConfigError
-from ingest.settings import DEFAULT_EMBEDDING_MODEL, load_settings
+from ingest.core.errors import ConfigError
+from ingest.core.settings import DEFAULT_EMBEDDING_MODEL, load_settings
 
 
 def test_defaults(tmp_path):

@@ -12,7 +12,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from ingest.errors import IngestError, StoreError, StoreMismatchError
+from ingest.core.errors import IngestError, StoreError, StoreMismatchError
 from ingest.pipeline import ingest_paths
 from ingest.store import Store, StoreLock
 
@@ -68,7 +68,7 @@ def test_rerun_embeds_nothing_and_does_not_open_files(box, settings, hash_embedd
     r1 = run([box], settings, hash_embedder)
     assert r1.totals["new"] == 3 and r1.chunks_embedded == 3
     calls = hash_embedder.calls
-    import ingest.readers as readers
+    import ingest.sources.readers as readers
 
     def boom(*a, **k):
         raise AssertionError("an unchanged file was parsed")
@@ -169,7 +169,7 @@ def test_appending_to_an_mbox_embeds_one_message(tmp_path, settings, hash_embedd
             + mail("new1", "Fresh", "brand new message")
             + b"\n"
         )
-    import ingest.readers as readers
+    import ingest.sources.readers as readers
 
     parsed = []
     real = readers.parse_message_bytes

@@ -28,13 +28,13 @@ def test_a_slow_pdf_times_out_and_the_rest_is_stored(tmp_path, settings, hash_em
 
 
 def test_a_hanging_parser_is_stopped_by_the_alarm(tmp_path, settings, hash_embedder, monkeypatch):
-    import ingest.readers
+    import ingest.sources.readers
     from ingest.pipeline import ingest_paths
 
     def hang(*a, **kw):
         time.sleep(300)  # far past the limit: only the alarm ends it in time
 
-    monkeypatch.setattr(ingest.readers, "parse_note", hang)
+    monkeypatch.setattr(ingest.sources.readers, "parse_note", hang)
     notes = tmp_path / "notes"
     notes.mkdir()
     (notes / "stuck.md").write_text("# Stuck\n")

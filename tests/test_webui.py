@@ -253,8 +253,8 @@ def test_glance_panel_with_a_frozen_now(on_sample, monkeypatch):
 
 @pytest.mark.slow
 def test_stored_html_and_markdown_are_shown_as_text(tmp_path, monkeypatch, real_embedder):
+    from ingest.core.settings import load_settings
     from ingest.pipeline import ingest_paths
-    from ingest.settings import load_settings
 
     mail = tmp_path / "mail"
     mail.mkdir()
@@ -285,8 +285,8 @@ def test_stored_html_and_markdown_are_shown_as_text(tmp_path, monkeypatch, real_
 
 @pytest.mark.slow
 def test_store_built_with_another_model_is_a_clear_message(tmp_path, monkeypatch, hash_embedder):
+    from ingest.core.settings import load_settings
     from ingest.pipeline import ingest_paths
-    from ingest.settings import load_settings
 
     store = tmp_path / "store"
     notes = tmp_path / "notes"

@@ -16,9 +16,9 @@ from typing import Any
 
 import streamlit as st
 
-from ingest.errors import PdqError
-from ingest.privacy import apply_offline_env
-from ingest.settings import Settings, load_settings
+from ingest.core.errors import PdqError
+from ingest.core.privacy import apply_offline_env
+from ingest.core.settings import Settings, load_settings
 from rag import Answer, Assistant
 from rag.answer import KIND_ICONS, Source
 from rag.filters import KINDS

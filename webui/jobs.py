@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingest.errors import IngestBusyError, PdqError
+from ingest.core.errors import IngestBusyError, PdqError
 from ingest.pipeline import IngestProgress
 
 logger = logging.getLogger(__name__)

@@ -1,15 +1,15 @@
 """The OpenAI-compatible client pdq uses for remote generation and remote embeddings.
 
 One place builds the ``openai.OpenAI`` client (timeout, retries with backoff, API key never
-logged) and turns its exceptions into one clear :class:`~ingest.errors.RemoteError` sentence.
+logged) and turns its exceptions into one clear :class:`~ingest.core.errors.RemoteError` sentence.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .errors import RemoteError
-from .settings import Settings
+from ingest.core.errors import RemoteError
+from ingest.core.settings import Settings
 
 
 def openai_client(url: str, settings: Settings) -> Any:

@@ -5,7 +5,7 @@ pdfminer.six directly - the text layer, as unstructured's ``fast`` strategy read
 the layout-model package its PDF module imports. No OCR. Section titles and page numbers kept. A PDF that yields no text is
 a reported failure ("no text"), never a silent success; an encrypted PDF is reported as
 "encrypted". unstructured is imported lazily (seconds of import time) and its spaCy model
-download is replaced by an offline pipeline (see :mod:`ingest.privacy`).
+download is replaced by an offline pipeline (see :mod:`ingest.core.privacy`).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from collections.abc import Iterable
 from pathlib import Path, PurePath
 from typing import Any
 
-from . import timelimit
-from .errors import ItemError
-from .items import Block
+from ingest.core.errors import ItemError
+from ingest.items import Block
+from ingest.sources import timelimit
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def _parse(data: bytes, ext: str, name: str) -> list[Block]:
     if not data.strip():
         raise ItemError("empty", "the file has no content")
     if ext in _TEXT_TYPES:
-        from .charsets import decode_bytes
+        from ingest.sources.charsets import decode_bytes
 
         text, _ = decode_bytes(data)
         if not text.strip():
@@ -121,7 +121,7 @@ def _check_pdf(data: bytes) -> None:
 
 
 def _partition(data: bytes, ext: str) -> list[Any]:
-    from .privacy import apply_offline_env, offline_spacy_for_unstructured
+    from ingest.core.privacy import apply_offline_env, offline_spacy_for_unstructured
 
     apply_offline_env()
     offline_spacy_for_unstructured()
@@ -132,8 +132,8 @@ def _partition(data: bytes, ext: str) -> list[Any]:
         if ext in (".html", ".htm", ".xhtml"):
             from unstructured.partition.html import partition_html
 
-            from .charsets import decode_bytes
-            from .html_text import clean_html
+            from ingest.sources.charsets import decode_bytes
+            from ingest.sources.html_text import clean_html
 
             return partition_html(text=clean_html(decode_bytes(data)[0]))
         if ext in _PARTITIONERS:

@@ -152,7 +152,7 @@ class KeywordIndex:
 
     def mentioning(self, start: float | None, end: float | None) -> Any:
         """Boolean array: the chunks whose text mentions a day in ``[start, end)`` (epoch seconds;
-        ingest/mentions.py), from a day → chunks map built once."""
+        ingest/sources/mentions.py), from a day → chunks map built once."""
         from datetime import date, timedelta
 
         import numpy as np

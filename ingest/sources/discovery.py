@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .documents import SUPPORTED_DOC_EXTENSIONS
+from ingest.sources.documents import SUPPORTED_DOC_EXTENSIONS
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from .items import Block, Item, epoch, iso_utc, stable_id
+from ingest.items import Block, Item, epoch, iso_utc, stable_id
 
 _CHECKBOX = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\[(?P<mark>[ xX~-])\]\s+(?P<text>.+?)\s*$")
 _TODO_LINE = re.compile(r"^\s*(?:[-*+]\s+)?(?:TODO|FIXME|ACTION)\s*[:\-]\s*(?P<text>.+?)\s*$")

@@ -13,16 +13,16 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .calendar import parse_calendar_bytes
-from .discovery import SourceFile
-from .documents import parse_document_file
-from .errors import ItemError
-from .items import ParseResult, Problem
-from .mail import MailContext, parse_message_bytes, parse_msg_file
-from .mailboxes import iter_mbox
-from .notes import display_path, parse_note, parse_todotxt
-from .settings import Settings
-from .timelimit import time_limit
+from ingest.core.errors import ItemError
+from ingest.core.settings import Settings
+from ingest.items import ParseResult, Problem
+from ingest.sources.calendar import parse_calendar_bytes
+from ingest.sources.discovery import SourceFile
+from ingest.sources.documents import parse_document_file
+from ingest.sources.mail import MailContext, parse_message_bytes, parse_msg_file
+from ingest.sources.mailboxes import iter_mbox
+from ingest.sources.notes import display_path, parse_note, parse_todotxt
+from ingest.sources.timelimit import time_limit
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def _file(src: SourceFile, settings: Settings) -> ParseResult:
 
 
 def _document(path: Path, title: str) -> ParseResult:
-    from .items import Item, stable_id
+    from ingest.items import Item, stable_id
 
     blocks = parse_document_file(path)
     meta: dict[str, Any] = {"path": str(path), "locator": str(path), "filename": path.name}

@@ -21,11 +21,11 @@ from pathlib import PurePath
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .charsets import decode_bytes, decode_header_value
-from .discovery import CALENDAR_EXTENSIONS
-from .html_text import html_to_text
-from .items import Block, Item, ParseResult, Problem, epoch, iso_utc, stable_id
-from .quoting import split_reply
+from ingest.items import Block, Item, ParseResult, Problem, epoch, iso_utc, stable_id
+from ingest.sources.charsets import decode_bytes, decode_header_value
+from ingest.sources.discovery import CALENDAR_EXTENSIONS
+from ingest.sources.html_text import html_to_text
+from ingest.sources.quoting import split_reply
 
 logger = logging.getLogger(__name__)
 
@@ -292,8 +292,8 @@ def _add_attachments(
 def _attachment_items(
     part: Message, name: str, idx: int, parent: Item, ctx: MailContext
 ) -> ParseResult:
-    from .calendar import parse_calendar_bytes
-    from .documents import SUPPORTED_DOC_EXTENSIONS, parse_document_bytes
+    from ingest.sources.calendar import parse_calendar_bytes
+    from ingest.sources.documents import SUPPORTED_DOC_EXTENSIONS, parse_document_bytes
 
     locator = f"{ctx.locator} > {name}"
     ctype = part.get_content_type()
@@ -353,7 +353,7 @@ def _attachment_items(
     try:
         blocks = parse_document_bytes(data, name, ctype)
     except Exception as exc:  # ItemError or a library failure on a hostile file
-        from .errors import ItemError
+        from ingest.core.errors import ItemError
 
         reason = exc.reason if isinstance(exc, ItemError) else "corrupt"
         detail = exc.detail if isinstance(exc, ItemError) else f"{type(exc).__name__}: {exc}"[:300]
@@ -373,7 +373,7 @@ def parse_msg_file(path: str, ctx: MailContext) -> ParseResult:
     """An Outlook .msg file, through extract-msg, mapped onto the same item shape."""
     import extract_msg
 
-    from .errors import ItemError
+    from ingest.core.errors import ItemError
 
     try:
         m: Any = extract_msg.openMsg(path)

@@ -325,7 +325,7 @@ def load_settings(**overrides: Any) -> Settings:
     that were not given fall through to env, config file and defaults."""
     from pydantic import ValidationError
 
-    from .errors import ConfigError
+    from ingest.core.errors import ConfigError
 
     given = {k: v for k, v in overrides.items() if v is not None}
     try:

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import NoStoreError, StoreError, StoreMismatchError
-from .manifest import Manifest
+from ingest.core.errors import NoStoreError, StoreError, StoreMismatchError
+from ingest.store.manifest import Manifest
 
 logger = logging.getLogger(__name__)
 

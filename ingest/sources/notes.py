@@ -12,10 +12,10 @@ import re
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from .charsets import decode_bytes
-from .errors import ItemError
-from .items import Block, Item, ParseResult, stable_id
-from .todos import markdown_todos, todo_items, todotxt_todos
+from ingest.core.errors import ItemError
+from ingest.items import Block, Item, ParseResult, stable_id
+from ingest.sources.charsets import decode_bytes
+from ingest.sources.todos import markdown_todos, todo_items, todotxt_todos
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _ORG_HEADING = re.compile(r"^(\*{1,6})\s+(.+?)\s*$")

@@ -4,7 +4,7 @@ Every VEVENT becomes an ``event`` item with timezone-aware start/end stored as U
 seconds; recurring events (RRULE/RDATE, with their modified and cancelled instances) are
 expanded with ``recurring-ical-events`` into one item per occurrence inside a window (default
 one year back, two ahead); each occurrence also carries its series' rule (RRULE, first start,
-cancelled dates) so a question about any other year is answered from it (ingest/recurrence.py),
+cancelled dates) so a question about any other year is answered from it (ingest/sources/recurrence.py),
 and its text says how often it repeats ("Repeats: weekly on Saturday"). One-off events are kept whatever their date. VTODOs become ``todo``
 items with due date and status. All-day and floating times are read in the user's timezone.
 """
@@ -16,9 +16,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .errors import ItemError
-from .items import Block, Item, ParseResult, Problem, epoch, iso_utc, stable_id
-from .recurrence import in_words
+from ingest.core.errors import ItemError
+from ingest.items import Block, Item, ParseResult, Problem, epoch, iso_utc, stable_id
+from ingest.sources.recurrence import in_words
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ def _calendar_events(
 
 
 def _series(master: Any, tz: ZoneInfo) -> dict[str, Any]:
-    """A recurring series' rule as metadata (see ingest.recurrence), so any year's occurrences
+    """A recurring series' rule as metadata (see ingest.sources.recurrence), so any year's occurrences
     can be computed at question time, and the rule in words for the event's text."""
     try:
         rule = master.get("RRULE").to_ical().decode()

@@ -2,7 +2,7 @@
 
 Parsers that loop (the PDF reader, page by page) call :func:`check`; in the main thread a
 SIGALRM timer is the backstop for parsers that do not. Either way the file fails with
-:class:`~ingest.errors.ItemError` ``("timed out", ...)``, which the report counts like any other
+:class:`~ingest.core.errors.ItemError` ``("timed out", ...)``, which the report counts like any other
 per-file failure.
 """
 
@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from .errors import ItemError
+from ingest.core.errors import ItemError
 
 _local = threading.local()
 

@@ -1,0 +1,11 @@
+"""The store: the only code that touches Chroma or SQLite.
+
+- ``chroma.py`` — :class:`Store`: the Chroma collection of chunks (embedded or a server) and the
+  manifest beside it; the lock; reads for retrieval (``chunks``, ``chunks_where``, ``vectors``).
+- ``manifest.py`` — the SQLite manifest: sources, items, links, the write journal.
+- ``keyword_index.py`` — the BM25 index over the same chunks, rebuilt when the store changed.
+"""
+
+from ingest.store.chroma import COLLECTION, Store, StoreLock, prepare_dir
+
+__all__ = ["COLLECTION", "Store", "StoreLock", "prepare_dir"]
