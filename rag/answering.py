@@ -168,6 +168,9 @@ class AnswerRun:
             small=gen.small,
         )
 
+    def _direct_backend(self) -> ExtractiveBackend:
+        return ExtractiveBackend(self.assistant.embedder.embed)
+
     def _direct(self, sources: list[Source]) -> tuple[Marked, Prompt]:
         """The direct answer (no model) over ``sources``, computed once per question; also what
         every fall-back shows."""
@@ -177,7 +180,7 @@ class AnswerRun:
             prompt = build(
                 self.query, [replace(s) for s in sources], now=self.when, history=self.turns
             )
-            d = ExtractiveBackend(self.assistant.embedder.embed).direct(prompt, self.query)
+            d = self._direct_backend().direct(prompt, self.query)
             self.direct = Marked(d.text or IDK, d.highlights), prompt
         return self.direct
 
@@ -218,16 +221,20 @@ class AnswerRun:
                 verdict = yield from self._verified(raw, prompt, released)
             else:
                 verdict = yield from self._passed_through(raw, released)
-        except RemoteError as exc:  # the model server is down, slow or misnamed
+        except RemoteError as exc:  # the model server is down, slow or misnamed: no model answered
             if released:
                 raise
             verdict = f"{exc} — answered without a model (direct answer)"
+            gen = self._direct_backend()
         self.timings["generate"] = time.perf_counter() - t0
         text = "".join(released).strip()
+        # the model's name stays on an answer whose text was replaced (backend_fallback says so)
         shown, name = Marked(text or IDK), gen.name
         if verdict and not text:
             shown, prompt = self._fall_back(found.sources, verdict)
-            name = "extractive"
+            self.timings.setdefault(
+                "first_token", time.perf_counter() - self.started
+            )  # first text shown
             yield shown
         elif verdict:
             self.answer.warnings.append(f"the rest of the model's answer was left out: {verdict}")

@@ -156,8 +156,10 @@ def foreign_words(answer: str, context: str, question: str) -> list[str]:
     body = MARKER.sub(" ", answer)
     known = {t[:5] for t in terms(context) | terms(question)}
     return [
-        t for t in sorted(terms(body)) if t[:5] not in known and not t.isdigit() and t not in _PLAIN
-    ]
+        t
+        for t in sorted(terms(body))
+        if t[:5] not in known and not any(c.isdigit() for c in t) and t not in _PLAIN
+    ]  # numbers are unsupported()'s job: "£180" is "GBP 180.00" in the mail
 
 
 # words any answer may use without a source ("the answer is", "is due on", "she said")
@@ -173,7 +175,7 @@ def too_foreign(answer: str, context: str, question: str, share: float = 0.34) -
     least two of them); empty when the answer keeps to its sources' vocabulary."""
     from .text import terms
 
-    words = [t for t in terms(MARKER.sub(" ", answer)) if not t.isdigit()]
+    words = [t for t in terms(MARKER.sub(" ", answer)) if not any(c.isdigit() for c in t)]
     foreign = foreign_words(answer, context, question)
     return foreign if len(foreign) >= 2 and len(foreign) > share * max(1, len(words)) else []
 
