@@ -10,21 +10,21 @@ when it fails → citations and timings (:meth:`AnswerRun._finish`).
 from __future__ import annotations
 
 import logging
-import re
 import time
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from ingest.core.errors import ModelUnavailableError, RemoteError
 
-from . import answer_types, citations, grounding, listings
+from . import answer_types, citations, grounding, listings, release
 from .answer import Answer, Marked, Source
 from .filters import Filters, from_user
 from .followup import standalone
 from .generation import Backend, ExtractiveBackend
-from .prompt import IDK, Prompt, build
+from .prompt import IDK, Prompt, build, build_for, context_of
 
 if TYPE_CHECKING:
     from .assistant import Assistant
@@ -90,17 +90,12 @@ class AnswerRun:
         self.plan = assistant.retriever.plan(
             self.query, self.when, from_user(filters, self.settings.timezone)
         )
-        self.answer = Answer(
-            question=question,
-            text="",
-            standalone_question=self.query,
-            filters=self.plan.filters.describe(),
-        )
+        filters_read = self.plan.filters.describe()
+        self.answer = Answer(question, "", standalone_question=self.query, filters=filters_read)
         self.timings: dict[str, float] = {"plan": time.perf_counter() - self.started}
         self.sources: list[Source] = []  # what retrieval found
-        self.direct: tuple[Marked, Prompt] | None = (
-            None  # the direct answer, once a check or a fall-back needed it
-        )
+        # the direct answer, once a check or a fall-back needed it
+        self.direct: tuple[Marked, Prompt] | None = None
 
     def stream(
         self,
@@ -135,11 +130,7 @@ class AnswerRun:
         sources = self.assistant.retriever.listing(self.plan)
         for i, s in enumerate(sources, 1):
             s.n, s.cited = i, True
-        text = (
-            listings.schedule_text(sources, self.plan.filters)
-            if self.plan.listing == "schedule"
-            else listings.todos_text(sources, self.plan.filters, self.when)
-        )
+        text = listings.text_for(self.plan.listing, sources, self.plan.filters, self.when)
         self.timings["listing"] = time.perf_counter() - t0
         a = self.answer
         a.text, a.sources, a.listing, a.backend = text, sources, True, "metadata"
@@ -156,30 +147,16 @@ class AnswerRun:
         yield IDK
         yield self.done()
 
-    def _prompt(self, sources: list[Source], gen: Backend) -> Prompt:
-        budget = gen.prompt_budget
-        return build(
-            self.question if not self.turns else self.query,
-            sources,
-            now=self.when,
-            history=self.turns,
-            count_tokens=cast(Callable[[str], int], gen.count_tokens) if budget else None,
-            budget=budget,
-            small=gen.small,
-        )
-
     def _direct_backend(self) -> ExtractiveBackend:
         return ExtractiveBackend(self.assistant.embedder.embed)
 
     def _direct(self, sources: list[Source]) -> tuple[Marked, Prompt]:
-        """The direct answer (no model) over ``sources``, computed once per question; also what
-        every fall-back shows."""
-        if (
-            self.direct is None
-        ):  # numbered on copies: a model's prompt may have numbered the same sources
-            prompt = build(
-                self.query, [replace(s) for s in sources], now=self.when, history=self.turns
-            )
+        """The direct answer (no model) over ``sources``, computed once per question (numbered
+        on copies: a model's prompt may have numbered the same sources); also what every
+        fall-back shows."""
+        if self.direct is None:
+            copies = [replace(s) for s in sources]
+            prompt = build(self.query, copies, now=self.when, history=self.turns)
             d = self._direct_backend().direct(prompt, self.query)
             self.direct = Marked(d.text or IDK, d.highlights), prompt
         return self.direct
@@ -193,22 +170,33 @@ class AnswerRun:
 
     def _generate(self, found: Any, gen: Backend, streaming: bool) -> Iterator[str | Answer]:
         t0 = time.perf_counter()
+        try:
+            if isinstance(gen, ExtractiveBackend):
+                direct, prompt = self._direct(found.sources)
+            else:
+                prompt = build_for(
+                    gen,
+                    self.question if not self.turns else self.query,
+                    found.sources,
+                    now=self.when,
+                    history=self.turns,
+                )
+        except ModelUnavailableError as exc:
+            why = f"{exc} — answered without a model (direct answer)"
+            direct, prompt = self._fall_back(found.sources, why)
+            gen = self._direct_backend()
+        self.timings["prompt" if gen.prompt_budget else "generate"] = time.perf_counter() - t0
         if isinstance(gen, ExtractiveBackend):
-            direct, prompt = self._direct(found.sources)
-            self.timings["generate"] = time.perf_counter() - t0
             yield direct
             yield self._finish(direct, prompt, found.sources, gen.name)
             return
-        try:
-            prompt = self._prompt(found.sources, gen)
-        except ModelUnavailableError as exc:
-            direct, prompt = self._fall_back(
-                found.sources, f"{exc} — answered without a model (direct answer)"
-            )
-            yield direct
-            yield self._finish(direct, prompt, found.sources, "extractive")
-            return
-        self.timings["prompt"] = time.perf_counter() - t0
+        yield from self._model_answer(found, gen, prompt, streaming)
+
+    def _model_answer(
+        self, found: Any, gen: Backend, prompt: Prompt, streaming: bool
+    ) -> Iterator[str | Answer]:
+        """The model's answer, released as it comes (checked sentence by sentence for a small
+        model); the direct answer when nothing of it may be shown."""
         t0 = time.perf_counter()
         released: list[str] = []
         try:
@@ -218,9 +206,16 @@ class AnswerRun:
                 else iter([gen.complete(prompt, self.query)])
             )
             if self.settings.llm_verify and gen.small:
-                verdict = yield from self._verified(raw, prompt, released)
+                check = partial(
+                    grounding.small_model_problem,
+                    question=self.question,
+                    sources=prompt.sources,
+                    context=context_of(prompt),
+                    direct_span=self._direct_span,
+                )
+                verdict = yield from release.checked(raw, released, check, self._first_text)
             else:
-                verdict = yield from self._passed_through(raw, released)
+                verdict = yield from release.as_generated(raw, released, self._first_text)
         except RemoteError as exc:  # the model server is down, slow or misnamed: no model answered
             if released:
                 raise
@@ -232,78 +227,20 @@ class AnswerRun:
         shown, name = Marked(text or IDK), gen.name
         if verdict and not text:
             shown, prompt = self._fall_back(found.sources, verdict)
-            self.timings.setdefault(
-                "first_token", time.perf_counter() - self.started
-            )  # first text shown
+            self._first_text()
             yield shown
         elif verdict:
             self.answer.warnings.append(f"the rest of the model's answer was left out: {verdict}")
         elif self.settings.llm_verify and not gen.small and not _is_idk(text):
-            missing = grounding.unsupported(text, _context(prompt))
+            missing = grounding.unsupported(text, context_of(prompt))
             if missing:
                 self.answer.warnings.append(
                     f"check this answer: {', '.join(missing[:4])} not found in the sources"
                 )
         yield self._finish(shown, prompt, found.sources, name)
 
-    def _passed_through(self, raw: Iterator[str], released: list[str]) -> Generator[str, None, str]:
-        """A capable model's tokens, shown as they come (checked afterwards, with a warning)."""
-        for piece in raw:
-            if not released:
-                self.timings["first_token"] = time.perf_counter() - self.started
-            released.append(piece)
-            yield piece
-        return ""
-
-    def _verified(
-        self, raw: Iterator[str], prompt: Prompt, released: list[str]
-    ) -> Generator[str, None, str]:
-        """A small model's answer, released sentence by sentence once each is checked: its numbers,
-        dates and names of days must be in the passages, and the thing the question asks for (the
-        amount for "how much") must be in the passage it cites, next to the question's words.
-        Returns why it stopped ("" when the whole answer passed)."""
-        context = _context(prompt)
-        pending = ""
-        for piece in raw:
-            pending += piece
-            cut = _last_sentence_end(pending)
-            if cut <= 0:
-                continue
-            why = self._check(
-                "".join(released) + pending[:cut], pending[:cut], prompt, context, final=False
-            )
-            if why is None:
-                continue  # the answer's subject has not come yet: wait for more
-            if why:
-                return why
-            if not released:
-                self.timings["first_token"] = time.perf_counter() - self.started
-            released.append(pending[:cut])
-            yield pending[:cut]
-            pending = pending[cut:]
-        if pending.strip() or not released:
-            why = self._check("".join(released) + pending, pending, prompt, context, final=True)
-            if why:
-                return why
-            if not released:
-                self.timings["first_token"] = time.perf_counter() - self.started
-            released.append(pending)
-            yield pending
-        return ""
-
-    def _check(
-        self, so_far: str, new: str, prompt: Prompt, context: str, *, final: bool
-    ) -> str | None:
-        """ "" when ``new`` may be shown, the reason when it may not, None to wait for more text."""
-        return grounding.small_model_problem(
-            so_far,
-            new,
-            self.question,
-            prompt.sources,
-            context,
-            final=final,
-            direct_span=self._direct_span,
-        )
+    def _first_text(self) -> None:
+        self.timings.setdefault("first_token", time.perf_counter() - self.started)
 
     def _direct_span(self) -> str:
         """What the direct answer found for a typed question ("£180"), "" when nothing."""
@@ -335,13 +272,3 @@ class AnswerRun:
 
 def _is_idk(text: str) -> bool:
     return text.strip().lower().startswith(("i don't know", "i do not know"))
-
-
-def _context(prompt: Prompt) -> str:
-    return "\n".join(m["content"] for m in prompt.messages)
-
-
-def _last_sentence_end(text: str) -> int:
-    """Where the last complete sentence of ``text`` ends (0: none yet)."""
-    ends = [m.end() for m in re.finditer(r"[.!?](?:\s*\[\d{1,2}\])?(?=\s)|\n", text)]
-    return ends[-1] if ends else 0

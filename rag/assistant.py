@@ -30,7 +30,7 @@ from .answer import Answer, Source
 from .answering import AnswerRun, History
 from .dates import user_now
 from .filters import Filters, from_user
-from .generation import Backend, make_backend
+from .generation import Backend, describe_backend, make_backend
 from .glance import Glance, read_glance
 from .item_view import ItemView, read_item
 from .status import StoreStatus, read_status
@@ -154,29 +154,10 @@ class Assistant:
 
     def generator_name(self, backend: str | None = None) -> str:
         """What answers questions: the loaded model's name, else what the settings pick."""
-        from .generation import pick_backend
-
-        name = backend or self.settings.llm_backend
-        if name == "auto":
-            name = pick_backend(self.settings)
-        if name == "extractive":
-            return "direct answers (no model)"
-        if name == "remote":
-            m = self.settings.llm_model
-            return f"{'the served model' if m == 'auto' else m} at {self.settings.llm_url}"
         loaded = self._backends.get(backend or self.settings.llm_backend) or (
             self._backend if backend is None else None
         )
-        if loaded is not None and loaded.loaded():
-            return str(loaded.name)
-        m = self.settings.llm_model
-        if m == "auto":
-            return (
-                "packaged SmolLM2 (llama.cpp)"
-                if name == "llamacpp"
-                else "Llama 2 chat (transformers)"
-            )
-        return m
+        return describe_backend(self.settings, backend, loaded)
 
     def close(self) -> None:
         with self._lock:

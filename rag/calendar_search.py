@@ -4,6 +4,8 @@ from its rule, and the mail and notes that mention a day of a range."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from ingest.store import Store
@@ -11,7 +13,7 @@ from ingest.store.keyword_index import KeywordIndex
 
 from .answer import Source
 from .intent import Plan
-from .stages import Candidate
+from .stages import Candidate, Query
 
 
 def series_in_range(cands: list[Candidate], plan: Plan, tz: str) -> tuple[list[Candidate], bool]:
@@ -98,3 +100,36 @@ def announcing(
         for i in picked.values()
         if kw.ids[i] in by_id
     ]
+
+
+def scoped_and_open(
+    ranked: Callable[[Plan, Query], list[Candidate]], plan: Plan, q: Query
+) -> tuple[list[Candidate], list[str]]:
+    """A date from the question is evidence, not a wall. When it scopes the question ("mail
+    from last week") the range filters, undated notes and documents included, and only an
+    empty range falls back to all dates (saying "dates" was relaxed). When it is part of what
+    is asked ("what launched on 3 May 2019?") all dates are searched with the date words kept
+    in the text, and what lies in the range gets a smaller, fused lift. A range that holds
+    nothing dated (only undated notes passed it) is relaxed the same way."""
+    scoped = ranked(plan, q)
+    # undated notes pass the range, but only something dated inside it makes the range real
+    dated = [c for c in scoped if (c.meta or {}).get("date") is not None]
+    if dated and plan.time_role == "scope":
+        return scoped, []
+    wide_plan = replace(
+        plan,
+        search_text=plan.question,
+        filters=plan.filters.with_(time=None, time_from_question=False),
+    )
+    wide = ranked(wide_plan, q)
+    if not dated:
+        return (wide, ["dates"]) if wide else (scoped, [])
+    by_id: dict[str, Candidate] = {}
+    for cands, w, tag in ((scoped, 0.25, "in_range"), (wide, 1.0, "any_date")):
+        for rank, c in enumerate(cands):
+            have = by_id.setdefault(c.chunk_id, Candidate(c.chunk_id, c.text, c.meta, {}))
+            have.scores.update({k2: v for k2, v in c.scores.items() if k2 not in have.scores})
+            have.scores[tag] = rank + 1
+            undated = tag == "in_range" and (c.meta or {}).get("date") is None
+            have.score += (w / 2 if undated else w) * c.score  # undated: kept, behind the range
+    return sorted(by_id.values(), key=lambda c: -c.score), []

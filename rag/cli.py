@@ -458,6 +458,18 @@ def streamlit_command(host: str, port: int) -> list[str]:
     ]
 
 
+def _page_env(store: Path, backend: str | None, now: str | None) -> dict[str, str]:
+    """The page's environment: the store, the choices given, Streamlit's usage statistics off."""
+    import os
+
+    env = dict(os.environ, PDQ_STORE=str(store), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    if backend:
+        env["PDQ_LLM_BACKEND"] = backend
+    if now:
+        env["PDQ_NOW"] = now
+    return env
+
+
 @app.command()
 def ui(
     store: StoreOpt = None,
@@ -476,7 +488,6 @@ def ui(
     debug: DebugOpt = False,
 ) -> None:
     """Serve the web page on this machine (http://127.0.0.1:8501) and open it."""
-    import os
     import signal
     import subprocess
     import threading
@@ -492,15 +503,7 @@ def ui(
     except PdqError as exc:
         _fail(exc, debug)
         return
-    env = dict(
-        os.environ,
-        PDQ_STORE=str(settings.store.resolve()),
-        STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
-    )
-    if backend:
-        env["PDQ_LLM_BACKEND"] = backend
-    if now:
-        env["PDQ_NOW"] = now
+    env = _page_env(settings.store.resolve(), backend, now)
     if host not in ("127.0.0.1", "localhost", "::1"):
         typer.echo(
             f"pdq: warning: listening on {host}: anyone who can reach this machine can read your mail "

@@ -256,17 +256,7 @@ def evaluate(
                 row[f"rank_{mode}"] = rank
         if answers:
             ans = assistant.ask(q.question, history=turns, now=when, backend=backend)
-            row.update(
-                answer=ans.text,
-                abstained=ans.abstained,
-                gated=bool(ans.abstain_reason),
-                hit=fragment_hit(ans.text, q.answer) if q.answerable else None,
-                cited_expected=first_hit(ans.cited or ans.sources, q.expected) is not None
-                if q.answerable
-                else None,
-                seconds=round(ans.timings.get("total", 0.0), 3),
-                fallback=ans.backend_fallback,
-            )
+            row.update(_answer_row(q, ans))
             answer_rows.append(row)
         per_q.append(row)
         if progress:
@@ -283,27 +273,45 @@ def evaluate(
             "not measured: no reranker configured (none ships offline on PyPI; set PDQ_RERANKER_MODEL)"
         )
     if answers:
-        ok = [x for x in answer_rows if x["hit"] is not None]
-        un = [x for x in answer_rows if x["hit"] is None]
-        by_cat: dict[str, list[bool]] = defaultdict(list)
-        for x in ok:
-            by_cat[x["category"]].append(bool(x["hit"]))
-        result["answers"] = {
-            "backend": backend or assistant.settings.llm_backend,
-            "fragment_hit_rate": sum(x["hit"] for x in ok) / (len(ok) or 1),
-            "fragment_hit_by_category": {c: sum(v) / len(v) for c, v in sorted(by_cat.items())},
-            "cites_expected_source": sum(bool(x["cited_expected"]) for x in ok) / (len(ok) or 1),
-            "abstention_unanswerable": sum(x["abstained"] for x in un) / (len(un) or 1),
-            "abstention_answerable": sum(x["abstained"] for x in ok) / (len(ok) or 1),
-            # the retrieval's "nothing here" decision alone (rag.abstention), before any reader
-            "gate_unanswerable": sum(x["gated"] for x in un) / (len(un) or 1),
-            "gate_answerable": sum(x["gated"] for x in ok) / (len(ok) or 1),
-            "model_answer_replaced": sum(bool(x["fallback"]) for x in answer_rows)
-            / (len(answer_rows) or 1),
-            "n_answerable": len(ok),
-            "n_unanswerable": len(un),
-        }
+        result["answers"] = _answer_table(answer_rows, backend or assistant.settings.llm_backend)
     return result
+
+
+def _answer_row(q: EvalQuestion, ans: Any) -> dict[str, Any]:
+    """How one answer did: its text, abstained or not, the expected fragment and source."""
+    cited = first_hit(ans.cited or ans.sources, q.expected) is not None if q.answerable else None
+    return {
+        "answer": ans.text,
+        "abstained": ans.abstained,
+        "gated": bool(ans.abstain_reason),
+        "hit": fragment_hit(ans.text, q.answer) if q.answerable else None,
+        "cited_expected": cited,
+        "seconds": round(ans.timings.get("total", 0.0), 3),
+        "fallback": ans.backend_fallback,
+    }
+
+
+def _answer_table(answer_rows: list[dict[str, Any]], backend: str) -> dict[str, Any]:
+    ok = [x for x in answer_rows if x["hit"] is not None]
+    un = [x for x in answer_rows if x["hit"] is None]
+    by_cat: dict[str, list[bool]] = defaultdict(list)
+    for x in ok:
+        by_cat[x["category"]].append(bool(x["hit"]))
+    return {
+        "backend": backend,
+        "fragment_hit_rate": sum(x["hit"] for x in ok) / (len(ok) or 1),
+        "fragment_hit_by_category": {c: sum(v) / len(v) for c, v in sorted(by_cat.items())},
+        "cites_expected_source": sum(bool(x["cited_expected"]) for x in ok) / (len(ok) or 1),
+        "abstention_unanswerable": sum(x["abstained"] for x in un) / (len(un) or 1),
+        "abstention_answerable": sum(x["abstained"] for x in ok) / (len(ok) or 1),
+        # the retrieval's "nothing here" decision alone (rag.abstention), before any reader
+        "gate_unanswerable": sum(x["gated"] for x in un) / (len(un) or 1),
+        "gate_answerable": sum(x["gated"] for x in ok) / (len(ok) or 1),
+        "model_answer_replaced": sum(bool(x["fallback"]) for x in answer_rows)
+        / (len(answer_rows) or 1),
+        "n_answerable": len(ok),
+        "n_unanswerable": len(un),
+    }
 
 
 def format_table(result: dict[str, Any]) -> str:

@@ -511,3 +511,22 @@ def make_backend(
 
         return RemoteBackend(settings)
     return TransformersBackend(settings)
+
+
+def describe_backend(settings: Settings, backend: str | None, loaded: Backend | None) -> str:
+    """What answers questions, in words: the loaded model's name, else what the settings pick."""
+    name = backend or settings.llm_backend
+    if name == "auto":
+        name = pick_backend(settings)
+    if name == "extractive":
+        return "direct answers (no model)"
+    if name == "remote":
+        m = settings.llm_model
+        return f"{'the served model' if m == 'auto' else m} at {settings.llm_url}"
+    if loaded is not None and loaded.loaded():
+        return str(loaded.name)
+    if settings.llm_model == "auto":
+        return (
+            "packaged SmolLM2 (llama.cpp)" if name == "llamacpp" else "Llama 2 chat (transformers)"
+        )
+    return settings.llm_model

@@ -60,3 +60,10 @@ def todos_text(sources: list[Source], filters: Filters, now: datetime) -> str:
         where = s.path.rsplit("/", 1)[-1] if s.path else ""
         lines.append(f"- {s.title}{due}{f' — {where}' if where else ''} [{s.n}]")
     return "\n".join(lines)
+
+
+def text_for(listing: str, sources: list[Source], filters: Filters, now: datetime) -> str:
+    """The answer's text for a listing: ``"schedule"`` or ``"todos"``."""
+    if listing == "schedule":
+        return schedule_text(sources, filters)
+    return todos_text(sources, filters, now)

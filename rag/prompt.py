@@ -178,3 +178,29 @@ def render(messages: list[dict[str, str]], tokenizer: Any) -> str:
         tokenize=False,
         add_generation_prompt=True,
     )
+
+
+def context_of(prompt: Prompt) -> str:
+    """Everything the model was given, as one text (for checking its answer against)."""
+    return "\n".join(m["content"] for m in prompt.messages)
+
+
+def build_for(
+    gen: Any,
+    question: str,
+    sources: Sequence[Source],
+    *,
+    now: datetime,
+    history: Sequence[tuple[str, str]] = (),
+) -> Prompt:
+    """:func:`build` fitted to a backend: its token counter and budget, its prompt size."""
+    budget = gen.prompt_budget
+    return build(
+        question,
+        sources,
+        now=now,
+        history=history,
+        count_tokens=gen.count_tokens if budget else None,
+        budget=budget,
+        small=gen.small,
+    )

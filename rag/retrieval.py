@@ -32,7 +32,7 @@ from ingest.store.keyword_index import KeywordIndex
 
 from . import abstention, term_match
 from .answer import Source
-from .calendar_search import announcing, series_in_range
+from .calendar_search import announcing, scoped_and_open, series_in_range
 from .dense import DenseSearch, embeddings_for_langchain
 from .filters import Filters
 from .fusion import fuse, group, group_key
@@ -203,11 +203,36 @@ class Retriever:
             rerank=rerank,
             per_group=per_group or self.settings.per_group,
         )
-        timings = q.timings
         t0 = time.perf_counter()
+        cands, relaxed = self._candidates(plan, q)
+        best_dense = max((c.scores.get("dense", -1.0) for c in cands), default=None)
+        top = group(cands, q, self.store, self.keyword)
+        q.timings["retrieval"] = time.perf_counter() - t0
+        tz = self.settings.timezone
+        sources = [
+            Source.from_chunk(c.chunk_id, c.text or "", c.meta or {}, tz, c.score) for c in top
+        ]
+        for s, c in zip(sources, top, strict=True):
+            s.scores = {k2: round(v, 4) for k2, v in c.scores.items()}
+        t1 = time.perf_counter()
+        why = abstention.reason_to_abstain(
+            plan.question,
+            sources,
+            term_match.analyse(self.keyword, plan.question),
+            best_dense if mode != "bm25" else None,
+            self.settings.min_relevance,
+            self.keyword.tokens,
+        )
+        q.timings["abstain"] = time.perf_counter() - t1
+        return Retrieval(plan, sources, q.timings, best_dense, bool(why), relaxed, why)
+
+    def _candidates(self, plan: Plan, q: Query) -> tuple[list[Candidate], list[str]]:
+        """Ranked candidates and the question's filters relaxed to find them: a date read from
+        the question searched filtered and unfiltered, "from Anna" dropped when it found
+        nothing, a recurring series expanded into the question's range."""
         relaxed: list[str] = []
         if plan.time_role:  # a date read from the question: filtered and unfiltered, fused
-            cands, relaxed = self._scoped_and_open(plan, q)
+            cands, relaxed = scoped_and_open(self._ranked, plan, q)
         else:
             cands = self._ranked(plan, q)
         if not cands and plan.filters.sender_from_question:  # "from Anna" found nothing at all
@@ -223,27 +248,7 @@ class Retriever:
                 relaxed.remove(
                     "dates"
                 )  # the range holds occurrences of a recurring series after all
-        best_dense = max((c.scores.get("dense", -1.0) for c in cands), default=None)
-        top = group(cands, q, self.store, self.keyword)
-        timings["retrieval"] = time.perf_counter() - t0
-        tz = self.settings.timezone
-        sources = [
-            Source.from_chunk(c.chunk_id, c.text or "", c.meta or {}, tz, c.score) for c in top
-        ]
-        for s, c in zip(sources, top, strict=True):
-            s.scores = {k2: round(v, 4) for k2, v in c.scores.items()}
-        t1 = time.perf_counter()
-        kw = self.keyword
-        why = abstention.reason_to_abstain(
-            plan.question,
-            sources,
-            term_match.analyse(kw, plan.question),
-            best_dense if mode != "bm25" else None,
-            self.settings.min_relevance,
-            kw.tokens,
-        )
-        timings["abstain"] = time.perf_counter() - t1
-        return Retrieval(plan, sources, timings, best_dense, bool(why), relaxed, why)
+        return cands, relaxed
 
     def _ranked(self, plan: Plan, q: Query) -> list[Candidate]:
         """Dense ∥ BM25 → fusion (+ exact-match lift) → optional rerank, for one plan."""
@@ -251,36 +256,6 @@ class Retriever:
         q = replace(q, plan=plan, evidence=term_match.analyse(self.keyword, plan.search_text))
         q.timings["terms"] = time.perf_counter() - t0
         return self._rerank(self._chain.invoke(q), q)
-
-    def _scoped_and_open(self, plan: Plan, q: Query) -> tuple[list[Candidate], list[str]]:
-        """A date from the question is evidence, not a wall. When it scopes the question ("mail
-        from last week") the range filters, undated notes and documents included, and only an
-        empty range falls back to all dates (saying "dates" was relaxed). When it is part of what
-        is asked ("what launched on 3 May 2019?") all dates are searched with the date words kept
-        in the text, and what lies in the range gets a smaller, fused lift. A range that holds
-        nothing dated (only undated notes passed it) is relaxed the same way."""
-        scoped = self._ranked(plan, q)
-        # undated notes pass the range, but only something dated inside it makes the range real
-        dated = [c for c in scoped if (c.meta or {}).get("date") is not None]
-        if dated and plan.time_role == "scope":
-            return scoped, []
-        wide_plan = replace(
-            plan,
-            search_text=plan.question,
-            filters=plan.filters.with_(time=None, time_from_question=False),
-        )
-        wide = self._ranked(wide_plan, q)
-        if not dated:
-            return (wide, ["dates"]) if wide else (scoped, [])
-        by_id: dict[str, Candidate] = {}
-        for cands, w, tag in ((scoped, 0.25, "in_range"), (wide, 1.0, "any_date")):
-            for rank, c in enumerate(cands):
-                have = by_id.setdefault(c.chunk_id, Candidate(c.chunk_id, c.text, c.meta, {}))
-                have.scores.update({k2: v for k2, v in c.scores.items() if k2 not in have.scores})
-                have.scores[tag] = rank + 1
-                undated = tag == "in_range" and (c.meta or {}).get("date") is None
-                have.score += (w / 2 if undated else w) * c.score  # undated: kept, behind the range
-        return sorted(by_id.values(), key=lambda c: -c.score), []
 
     def listing(self, plan: Plan, *, limit: int = 60) -> list[Source]:
         """Events in the plan's range (time order) or open to-dos (by due date, undated last),

@@ -220,30 +220,16 @@ def _add_event(
     status = _text(ev, "STATUS").upper()
     location = _text(ev, "LOCATION")
     organizer = _person(ev.get("ORGANIZER"))
-    attendees_raw = ev.get("ATTENDEE") or []
-    attendees = [
-        _person(a) for a in (attendees_raw if isinstance(attendees_raw, list) else [attendees_raw])
-    ]
+    attendees = _attendees(ev)
     description = _text(ev, "DESCRIPTION")
     when = _when(start, end, all_day, tz)
+    # one id per occurrence of a series (and per start when there is no UID)
     id_parts = [source_key, uid or summary]
-    if recurring or ev.get("RECURRENCE-ID") is not None:
-        id_parts.append(iso_utc(start))
-    if uid is None:
-        id_parts.append(iso_utc(start))
-    lines = [f"{summary}", f"When: {when}"]
-    if location:
-        lines.append(f"Where: {location}")
-    if organizer:
-        lines.append(f"Organizer: {organizer}")
-    if attendees:
-        lines.append("Attendees: " + ", ".join(attendees))
-    if series and series.get("repeats"):
-        lines.append(f"Repeats: {series['repeats']}")
-    if status == "CANCELLED":
-        lines.append("Status: cancelled")
-    if description:
-        lines.append(description)
+    id_parts += [iso_utc(start)] * (
+        (recurring or ev.get("RECURRENCE-ID") is not None) + (uid is None)
+    )
+    people = (organizer, attendees)
+    lines = _event_lines(summary, when, location, people, series, status, description)
     context = f'Calendar event "{summary}", {when}' + (f" at {location}" if location else "")
     meta = {
         "date": epoch(start),
@@ -260,16 +246,40 @@ def _add_event(
         "locator": locator,
         **(series or {}),
     }
-    result.items.append(
-        Item(
-            stable_id("event", *id_parts),
-            "event",
-            summary,
-            context,
-            [Block("\n".join(lines))],
-            meta,
-        )
-    )
+    body = [Block("\n".join(lines))]
+    result.items.append(Item(stable_id("event", *id_parts), "event", summary, context, body, meta))
+
+
+def _attendees(ev: Any) -> list[str]:
+    raw = ev.get("ATTENDEE") or []
+    return [_person(a) for a in (raw if isinstance(raw, list) else [raw])]
+
+
+def _event_lines(
+    summary: str,
+    when: str,
+    location: str,
+    people: tuple[str, list[str]],
+    series: dict[str, Any] | None,
+    status: str,
+    description: str,
+) -> list[str]:
+    """The event's text: title, When, Where, Organizer, Attendees, Repeats, Status, notes."""
+    organizer, attendees = people
+    lines = [f"{summary}", f"When: {when}"]
+    if location:
+        lines.append(f"Where: {location}")
+    if organizer:
+        lines.append(f"Organizer: {organizer}")
+    if attendees:
+        lines.append("Attendees: " + ", ".join(attendees))
+    if series and series.get("repeats"):
+        lines.append(f"Repeats: {series['repeats']}")
+    if status == "CANCELLED":
+        lines.append("Status: cancelled")
+    if description:
+        lines.append(description)
+    return lines
 
 
 def _undated_event(ev: Any, summary: str, source_key: str, locator: str, note: str) -> Item:

@@ -289,6 +289,39 @@ def _add_attachments(
         email_item.meta["attachments"] = names
 
 
+def _attached_message(
+    part: Message, name: str, parent: Item, ctx: MailContext, locator: str
+) -> ParseResult:
+    """An attached message becomes an attachment of its carrier, its own headers kept."""
+    inner = part.get_payload()
+    inner_msg = inner[0] if isinstance(inner, list) and inner else None
+    if not isinstance(inner_msg, Message):
+        return ParseResult()
+    sub = MailContext(ctx.source_path, ctx.folder, locator, ctx.timezone, ctx.max_attachment_bytes)
+    nested = _message_items(inner_msg, sub)
+    out = ParseResult(problems=nested.problems)
+    for it in nested.items:
+        if it.kind == "email":
+            it.kind = "attachment"
+            it.item_id = stable_id("att", parent.item_id, it.item_id)
+            it.meta.update(parent_id=parent.item_id, parent_subject=parent.title, filename=name)
+        out.items.append(it)
+    return out
+
+
+def _parent_meta(parent: Item, ctx: MailContext, name: str) -> dict[str, Any]:
+    """What an attachment inherits from the message it came with."""
+    inherited = ("from", "from_name", "from_addr", "date", "date_iso", "thread_id")
+    return {
+        "parent_id": parent.item_id,
+        "parent_subject": parent.title,
+        **{k: parent.meta.get(k) for k in inherited},
+        "folder": ctx.folder,
+        "path": ctx.source_path,
+        "filename": name,
+    }
+
+
 def _attachment_items(
     part: Message, name: str, idx: int, parent: Item, ctx: MailContext
 ) -> ParseResult:
@@ -298,23 +331,7 @@ def _attachment_items(
     locator = f"{ctx.locator} > {name}"
     ctype = part.get_content_type()
     if ctype == "message/rfc822":
-        inner = part.get_payload()
-        inner_msg = inner[0] if isinstance(inner, list) and inner else None
-        if not isinstance(inner_msg, Message):
-            return ParseResult()
-        sub = MailContext(
-            ctx.source_path, ctx.folder, locator, ctx.timezone, ctx.max_attachment_bytes
-        )
-        nested = _message_items(inner_msg, sub)
-        # the attached message becomes an attachment of its carrier, with its own headers kept
-        out = ParseResult(problems=nested.problems)
-        for it in nested.items:
-            if it.kind == "email":
-                it.kind = "attachment"
-                it.item_id = stable_id("att", parent.item_id, it.item_id)
-                it.meta.update(parent_id=parent.item_id, parent_subject=parent.title, filename=name)
-            out.items.append(it)
-        return out
+        return _attached_message(part, name, parent, ctx, locator)
     payload = part.get_payload(decode=True)
     data = payload if isinstance(payload, bytes) else b""
     if len(data) > ctx.max_attachment_bytes:
@@ -324,19 +341,7 @@ def _attachment_items(
             ]
         )
     ext = PurePath(name).suffix.lower()
-    parent_meta = {
-        "parent_id": parent.item_id,
-        "parent_subject": parent.title,
-        "from": parent.meta.get("from"),
-        "from_name": parent.meta.get("from_name"),
-        "from_addr": parent.meta.get("from_addr"),
-        "date": parent.meta.get("date"),
-        "date_iso": parent.meta.get("date_iso"),
-        "thread_id": parent.meta.get("thread_id"),
-        "folder": ctx.folder,
-        "path": ctx.source_path,
-        "filename": name,
-    }
+    parent_meta = _parent_meta(parent, ctx, name)
     if ctype == "text/calendar" or ext in CALENDAR_EXTENSIONS:
         res = parse_calendar_bytes(
             data, source_key=parent.item_id + "/" + name, locator=locator, timezone=ctx.timezone

@@ -124,6 +124,30 @@ def _get_collection(client: Any, name: str) -> Any:
     return client.get_collection(name, embedding_function=None)
 
 
+def _create_collection(
+    client: Any,
+    name: str,
+    manifest: Manifest,
+    path: Path,
+    model: str,
+    chunker: str | None,
+    dim: int | None,
+    chroma_url: str,
+) -> Any:
+    """A new collection (cosine HNSW) that records the model and chunker that built it."""
+    meta: dict[str, Any] = {"pdq_embedding_model": model, "pdq_chunker": chunker or ""}
+    if dim:
+        meta["pdq_embedding_dim"] = dim
+    if chroma_url:
+        meta["pdq_writer"] = _writer_id(path, manifest)
+    hnsw = {"space": "cosine", "ef_construction": 200, "ef_search": 100, "max_neighbors": 32}
+    coll = client.create_collection(
+        name, metadata=meta, embedding_function=None, configuration={"hnsw": hnsw}
+    )
+    manifest.set_meta(embedding_model=model, chunker=chunker or "", embedding_dim=dim or 0)
+    return coll
+
+
 def _writer_id(path: Path, manifest: Manifest) -> str:
     """This store's identity as a writer of a server collection: a random id kept in the
     manifest, plus where it lives (for the error message another machine gets)."""
@@ -201,25 +225,9 @@ class Store:
             )
         _check(path, manifest, model, chunker, coll.metadata if coll is not None else None)
         if coll is None and model:
-            meta: dict[str, Any] = {"pdq_embedding_model": model, "pdq_chunker": chunker or ""}
-            if dim:
-                meta["pdq_embedding_dim"] = dim
-            if chroma_url:
-                meta["pdq_writer"] = _writer_id(path, manifest)
-            coll = client.create_collection(
-                collection,
-                metadata=meta,
-                embedding_function=None,
-                configuration={
-                    "hnsw": {
-                        "space": "cosine",
-                        "ef_construction": 200,
-                        "ef_search": 100,
-                        "max_neighbors": 32,
-                    }
-                },
+            coll = _create_collection(
+                client, collection, manifest, path, model, chunker, dim, chroma_url
             )
-            manifest.set_meta(embedding_model=model, chunker=chunker or "", embedding_dim=dim or 0)
         store = cls(path, client, coll, manifest, chroma_url, collection)
         if model and chroma_url and coll is not None:
             store._claim()

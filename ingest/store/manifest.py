@@ -54,7 +54,85 @@ class SourceState:
     problems: int
 
 
-class Manifest:
+class _Links:
+    """The links table: which source file (and locator inside it) holds which item, in which
+    mail folder. Mixed into :class:`Manifest`."""
+
+    db: sqlite3.Connection
+
+    def add_link(self, item_id: str, source: str, locator: str, folder: str | None) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO links(item_id, source, locator, folder) VALUES(?,?,?,?)",
+            (item_id, source, locator, folder),
+        )
+
+    def links_of_source(self, source: str) -> set[tuple[str, str]]:
+        return {
+            (i, loc)
+            for i, loc in self.db.execute(
+                "SELECT item_id, locator FROM links WHERE source=?", (source,)
+            )
+        }
+
+    def remove_links(self, source: str, pairs: Iterable[tuple[str, str]] | None = None) -> set[str]:
+        """Remove links of ``source`` (all, or the given (item, locator) pairs); return the items
+        that have no link left (to be deleted)."""
+        if pairs is None:
+            affected = {
+                r[0] for r in self.db.execute("SELECT item_id FROM links WHERE source=?", (source,))
+            }
+            self.db.execute("DELETE FROM links WHERE source=?", (source,))
+        else:
+            pairs = list(pairs)
+            affected = {i for i, _ in pairs}
+            self.db.executemany(
+                "DELETE FROM links WHERE item_id=? AND source=? AND locator=?",
+                [(i, source, loc) for i, loc in pairs],
+            )
+        return {
+            i
+            for i in affected
+            if not self.db.execute("SELECT 1 FROM links WHERE item_id=? LIMIT 1", (i,)).fetchone()
+        }
+
+    def folders_of(self, item_id: str) -> list[str]:
+        return sorted(
+            {
+                r[0]
+                for r in self.db.execute(
+                    "SELECT DISTINCT folder FROM links WHERE item_id=? AND folder IS NOT NULL AND folder != ''",
+                    (item_id,),
+                )
+            }
+        )
+
+
+class _Summary:
+    """Counts for ``pdq status``. Mixed into :class:`Manifest`."""
+
+    db: sqlite3.Connection
+
+    def counts_by_kind(self) -> dict[str, int]:
+        return dict(
+            self.db.execute(
+                "SELECT kind, COUNT(*) FROM items GROUP BY kind ORDER BY kind"
+            ).fetchall()
+        )
+
+    def total_chunks(self) -> int:
+        return int(self.db.execute("SELECT COALESCE(SUM(n_chunks), 0) FROM items").fetchone()[0])
+
+    def date_range(self) -> tuple[int | None, int | None]:
+        row = self.db.execute(
+            "SELECT MIN(date), MAX(date) FROM items WHERE date IS NOT NULL"
+        ).fetchone()
+        return row[0], row[1]
+
+    def n_sources(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM sources").fetchone()[0])
+
+
+class Manifest(_Links, _Summary):
     def __init__(self, path: Path) -> None:
         self.path = path
         self.db = sqlite3.connect(
@@ -149,6 +227,11 @@ class Manifest:
         sql = "SELECT item_id, kind, n_chunks FROM items WHERE item_id IN ({marks})"
         return {iid: (kind, n) for iid, kind, n in self._rows_for(sql, item_ids)}
 
+    def chunk_ids(self, item_ids: Iterable[str]) -> list[str]:
+        ids = list(item_ids)
+        found = self.item_hashes(ids)
+        return [f"{iid}#{k}" for iid, (_, n) in found.items() for k in range(n)]
+
     def has_link(self, item_id: str, source: str, locator: str) -> bool:
         return (
             self.db.execute(
@@ -191,58 +274,6 @@ class Manifest:
             ).fetchall()
         )
 
-    def add_link(self, item_id: str, source: str, locator: str, folder: str | None) -> None:
-        self.db.execute(
-            "INSERT OR IGNORE INTO links(item_id, source, locator, folder) VALUES(?,?,?,?)",
-            (item_id, source, locator, folder),
-        )
-
-    def links_of_source(self, source: str) -> set[tuple[str, str]]:
-        return {
-            (i, loc)
-            for i, loc in self.db.execute(
-                "SELECT item_id, locator FROM links WHERE source=?", (source,)
-            )
-        }
-
-    def remove_links(self, source: str, pairs: Iterable[tuple[str, str]] | None = None) -> set[str]:
-        """Remove links of ``source`` (all, or the given (item, locator) pairs); return the items
-        that have no link left (to be deleted)."""
-        if pairs is None:
-            affected = {
-                r[0] for r in self.db.execute("SELECT item_id FROM links WHERE source=?", (source,))
-            }
-            self.db.execute("DELETE FROM links WHERE source=?", (source,))
-        else:
-            pairs = list(pairs)
-            affected = {i for i, _ in pairs}
-            self.db.executemany(
-                "DELETE FROM links WHERE item_id=? AND source=? AND locator=?",
-                [(i, source, loc) for i, loc in pairs],
-            )
-        return {
-            i
-            for i in affected
-            if not self.db.execute("SELECT 1 FROM links WHERE item_id=? LIMIT 1", (i,)).fetchone()
-        }
-
-    def folders_of(self, item_id: str) -> list[str]:
-        return sorted(
-            {
-                r[0]
-                for r in self.db.execute(
-                    "SELECT DISTINCT folder FROM links WHERE item_id=? AND folder IS NOT NULL AND folder != ''",
-                    (item_id,),
-                )
-            }
-        )
-
-    def chunk_ids(self, item_ids: Iterable[str]) -> list[str]:
-        ids = list(item_ids)
-        found = self.item_hashes(ids)
-        return [f"{iid}#{k}" for iid, (_, n) in found.items() for k in range(n)]
-
-    # --- pending journal ---------------------------------------------------------------------
     def mark_pending(self, item_ids: Iterable[str], op: str) -> None:
         self.db.executemany(
             "INSERT OR REPLACE INTO pending(item_id, op) VALUES(?, ?)", [(i, op) for i in item_ids]
@@ -255,21 +286,3 @@ class Manifest:
         return [r[0] for r in self.db.execute("SELECT item_id FROM pending")]
 
     # --- figures -------------------------------------------------------------------------------
-    def counts_by_kind(self) -> dict[str, int]:
-        return dict(
-            self.db.execute(
-                "SELECT kind, COUNT(*) FROM items GROUP BY kind ORDER BY kind"
-            ).fetchall()
-        )
-
-    def total_chunks(self) -> int:
-        return int(self.db.execute("SELECT COALESCE(SUM(n_chunks), 0) FROM items").fetchone()[0])
-
-    def date_range(self) -> tuple[int | None, int | None]:
-        row = self.db.execute(
-            "SELECT MIN(date), MAX(date) FROM items WHERE date IS NOT NULL"
-        ).fetchone()
-        return row[0], row[1]
-
-    def n_sources(self) -> int:
-        return int(self.db.execute("SELECT COUNT(*) FROM sources").fetchone()[0])
