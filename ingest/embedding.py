@@ -82,8 +82,6 @@ class SentenceTransformerEmbedder:
         self._threads = settings.torch_threads
         self._model: Any = None
         self._tokenizer: Any = None
-        self.calls = 0  # embed() calls, for tests and the report
-        self.texts_embedded = 0
 
     @property
     def model(self) -> Any:
@@ -150,8 +148,6 @@ class SentenceTransformerEmbedder:
     def embed(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
-        self.calls += 1
-        self.texts_embedded += len(texts)
         # encode() sorts by length internally, so each batch holds similar lengths (less padding)
         vecs = self.model.encode(
             texts,

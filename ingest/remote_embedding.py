@@ -48,8 +48,6 @@ class RemoteEmbedder:
         self._fallback = SentenceTransformerEmbedder(
             settings.model_copy(update={"embedding_model": DEFAULT_EMBEDDING_MODEL})
         )
-        self.calls = 0
-        self.texts_embedded = 0
 
     @property
     def client(self) -> Any:
@@ -81,8 +79,6 @@ class RemoteEmbedder:
     def embed(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
-        self.calls += 1
-        self.texts_embedded += len(texts)
         out: list[list[float]] = []
         for i in range(0, len(texts), self._batch):
             batch = texts[i : i + self._batch]
