@@ -171,8 +171,6 @@ class Assistant:
         settings' pinned ``now``, else the clock; in the user's time zone."""
         return user_now(now if now is not None else self.settings.now, self.settings.timezone)
 
-    _now = now  # the name earlier releases used
-
     def retrieve(
         self,
         query: str,
