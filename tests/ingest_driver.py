@@ -78,6 +78,12 @@ def install(point: str, nth: int, folder: Path) -> None:
 def main() -> None:
     point, nth, folder, sep, *args = sys.argv[1:]
     assert sep == "--", "usage: python -m tests.ingest_driver POINT N FOLDER -- pdq args..."
+    import faulthandler
+    import signal
+
+    faulthandler.register(
+        signal.SIGUSR1, all_threads=True
+    )  # a test that times out asks for the stacks
     install(point, int(nth), Path(folder))
     from rag.cli import main as pdq_main
 

@@ -228,7 +228,7 @@ def test_second_ingest_is_refused_while_questions_keep_working(tmp_path, sample_
     finally:
         # Ctrl-C ends the first one early: one line, and what it wrote is consistent
         first.send_signal(signal.SIGINT)
-        out, err = first.communicate(timeout=300)
+        out, err = _exit_or_stacks(first)
     assert first.returncode == 130, err[-2000:]
     assert err.strip().startswith("pdq: interrupted;") and "Traceback" not in err, err[-2000:]
     assert len(err.strip().splitlines()) == 1, err[-2000:]
@@ -240,6 +240,20 @@ def test_second_ingest_is_refused_while_questions_keep_working(tmp_path, sample_
     assert 0 < len(new) < 600  # the first round was kept, the rest was never started
     assert len(state["items"]) > len(before["items"])
     assert_store_answers(env)
+
+
+def _exit_or_stacks(proc: subprocess.Popen, timeout: float = 300) -> tuple[str, str]:
+    """The run's output once it exits; if it does not, its threads' stacks in the failure."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)  # tests/ingest_driver.py dumps every thread's stack
+        time.sleep(2)
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(
+            f"the interrupted ingest did not exit; its stacks:\n{err[-6000:]}"
+        ) from None
 
 
 def _without_root_file_powers() -> None:
