@@ -75,14 +75,9 @@ _TASK_CUES = re.compile(
     r"\b(to-?dos?|tasks?|remind(?:er)?|need to|have to|must|should i|supposed to|my list)\b", re.I
 )
 EMBED_AT_MOST = 12  # candidates compared by meaning (the rest ranked by words only)
-_SENT_VERBS = re.compile(
-    r"\bwho\b.{0,20}\b(sent|send|wrote|write|emailed|mailed|forwarded|asked|replied|invited)\b",
-    re.I,
-)
 _TOTAL = re.compile(
     r"\b(total|amount due|balance|due|premium|grand total|to pay|charged?|cost)\b", re.I
 )
-_EMAIL_ADDR = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 
 @dataclass
