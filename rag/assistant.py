@@ -22,8 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 from ingest.core.settings import Settings, load_settings
 from ingest.embedding import Embedder, make_embedder
-from ingest.pipeline import Progress, ingest_paths
-from ingest.report import IngestReport
 from ingest.store import Store
 
 from .answer import Answer, Source
@@ -36,6 +34,9 @@ from .item_view import ItemView, read_item
 from .status import StoreStatus, read_status
 
 if TYPE_CHECKING:
+    from ingest.pipeline import Progress
+    from ingest.report import IngestReport
+
     from .retrieval import Retrieval, Retriever
 
 logger = logging.getLogger(__name__)
@@ -74,9 +75,31 @@ class Assistant:
     @property
     def embedder(self) -> Embedder:
         """The embedding model, created on first use and kept for the Assistant's life."""
-        if self._embedder is None:
-            self._embedder = make_embedder(self.settings)
-        return self._embedder
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = make_embedder(self.settings)
+            return self._embedder
+
+    def warm_up(self) -> None:
+        """Start loading the query embedding model in a background thread, so it loads while
+        the store opens (a terminal ``pdq search`` starts sooner). Errors surface on first use."""
+
+        warm = getattr(self.embedder, "warm", None)
+        if warm is None:
+            return
+        # modules are imported here, in the caller's thread: two threads importing numpy at
+        # once can see it half-initialised. The thread only reads files and builds the session.
+        import numpy  # noqa: F401
+        import onnxruntime  # noqa: F401
+        import tokenizers  # noqa: F401
+
+        def load() -> None:
+            try:
+                warm()
+            except Exception as exc:  # reported when the search itself uses the model
+                logger.debug("warming the embedding model failed: %s", exc)
+
+        threading.Thread(target=load, name="pdq-warm-up").start()
 
     @property
     def store(self) -> Store:
@@ -127,6 +150,8 @@ class Assistant:
         progress: Progress | None = None,
     ) -> IngestReport:
         """Ingest (or re-sync) files and folders. See :func:`ingest.ingest_paths`."""
+        from ingest.pipeline import ingest_paths  # the parsers load only for an ingest
+
         report = ingest_paths(
             paths,
             self.settings,

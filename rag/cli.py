@@ -109,8 +109,8 @@ def ingest(
     except KeyboardInterrupt:
         # Ctrl-C: what was written is journalled, so the store is consistent; a re-run resumes
         typer.echo(
-            "pdq: interrupted; everything stored so far is kept. Run the same command again "
-            "to finish (finished items are skipped).",
+            "pdq: interrupted; everything stored so far is kept (and searchable). Run the same "
+            "command again to finish (finished items are skipped, embedding resumes).",
             err=True,
         )
         raise typer.Exit(130) from None
@@ -118,6 +118,9 @@ def ingest(
 
 
 def _with_progress(a: Any, paths: list[Path], rebuild: bool, dry_run: bool) -> Any:
+    """The ingest with two progress bars: 1/2 reading (files), 2/2 embedding (items)."""
+    import time
+
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -125,26 +128,31 @@ def _with_progress(a: Any, paths: list[Path], rebuild: bool, dry_run: bool) -> A
 
     console = Console(stderr=True)
     with Progress(
-        TextColumn("[bold]ingest"),
+        TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("files"),
+        TextColumn("{task.fields[unit]}"),
         TextColumn("{task.fields[rate]}"),
         TimeElapsedColumn(),
         console=console,
         transient=True,
     ) as bar:
-        task = bar.add_task("ingest", total=None, rate="")
-        started: list[float] = []
+        read = bar.add_task("1/2 read ", total=None, unit="files", rate="")
+        embed: list[Any] = []
+        started = time.perf_counter()
 
         def update(ev: IngestProgress) -> None:
-            import time
-
-            if not started:
-                started.append(time.perf_counter())
-            dt = max(1e-6, time.perf_counter() - started[0])
-            rate = f"{ev.items} items, {ev.chunks} chunks ({ev.items / dt:.0f} items/s, {ev.chunks / dt:.1f} chunks/s)"
-            bar.update(task, completed=ev.files_done, total=ev.files_total or None, rate=rate)
+            dt = max(1e-6, time.perf_counter() - started)
+            if ev.phase == "embed":
+                if not embed:
+                    bar.update(read, completed=ev.files_total, total=ev.files_total or 1)
+                    embed.append(bar.add_task("2/2 embed", total=None, unit="items", rate=""))
+                    embed.append(time.perf_counter())
+                rate = f"{ev.chunks} chunks ({ev.chunks / max(1e-6, time.perf_counter() - embed[1]):.1f}/s), newest first"
+                bar.update(embed[0], completed=ev.embedded_items, total=ev.total_items, rate=rate)
+                return
+            rate = f"{ev.items} items ({ev.items / dt:.0f}/s), keyword-searchable as read"
+            bar.update(read, completed=ev.files_done, total=ev.files_total or None, rate=rate)
 
         return a.ingest(paths, rebuild=rebuild, dry_run=dry_run, progress=update)
 
@@ -306,6 +314,7 @@ def search(
     _setup_logging(debug)
     try:
         a = _assistant(store, debug, now=now, chroma_url=chroma_url)
+        a.warm_up()
         found = a.retrieve(query, k, _filters(since, until, kind, sender), mode=mode)
         plan = found.plan
     except PdqError as exc:
@@ -531,8 +540,30 @@ def ui(
     raise typer.Exit(0 if code in (0, -2, -15) else code)
 
 
+_READ_ONLY = ("search", "ask")  # commands that write nothing: they may skip the teardown
+
+
 def main() -> None:
-    app()
+    """The ``pdq`` entry point. After a read-only command has printed everything, the process
+    ends without the interpreter's teardown (Chroma's and ONNX Runtime's destructors cost a
+    quarter of a second of every terminal search, with nothing left to save)."""
+    import sys
+
+    if len(sys.argv) < 2 or sys.argv[1] not in _READ_ONLY:
+        app()
+        return
+    code: int = 0
+    try:
+        app()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    import logging
+    import os
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
-"""Dense retrieval: the question's embedding against the chunks' (Chroma's HNSW index through
-langchain-chroma), restricted to the chunks a filter allows."""
+"""Dense retrieval: the question's embedding against the chunks' (Chroma's HNSW index, asked
+through ``Store.nearest``), restricted to the chunks a filter allows and to chunks already
+embedded while an ingest's second phase runs.
+
+langchain-chroma is not on this path: importing it costs about 0.8 s of every terminal search,
+and it only forwarded to the same Chroma query (``rag/langchain_adapter.py`` serves notebooks)."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
 from ingest.core.settings import Settings
 from ingest.embedding import Embedder
@@ -21,20 +24,6 @@ logger = logging.getLogger(__name__)
 EXACT_MAX = 600  # filtered dense search: up to this many allowed chunks are scored exactly
 
 
-def embeddings_for_langchain(embedder: Embedder) -> Any:
-    """pdq's embedder as a LangChain ``Embeddings`` (one model for ingest and queries)."""
-    from langchain_core.embeddings import Embeddings
-
-    class PdqEmbeddings(Embeddings):
-        def embed_documents(self, texts: list[str]) -> list[list[float]]:
-            return embedder.embed(list(texts))
-
-        def embed_query(self, text: str) -> list[float]:
-            return embedder.embed([text])[0]
-
-    return PdqEmbeddings()
-
-
 class DenseSearch:
     """The dense stage: ``DenseSearch(...)(query)`` → candidates by cosine similarity."""
 
@@ -45,18 +34,10 @@ class DenseSearch:
         settings: Settings,
         keyword: Callable[[], KeywordIndex],
     ) -> None:
-        from langchain_chroma import Chroma
-
         self.store = store
         self.embedder = embedder
         self.settings = settings
         self.keyword = keyword  # the BM25 index's in-memory metadata filters faster than Chroma's
-        self.vectorstore = Chroma(
-            client=store.client,
-            collection_name=store.name,
-            embedding_function=embeddings_for_langchain(embedder),
-            create_collection_if_not_exists=False,
-        )
 
     def __call__(self, q: Query) -> list[Candidate]:
         if q.mode == "bm25":
@@ -100,15 +81,16 @@ class DenseSearch:
         restricted to their ids."""
         import numpy as np
 
+        # while an ingest's phase 2 runs, chunks without their vector yet are skipped
+        partial = self.store.manifest.waiting_for_vectors()
         if filters.is_empty():
-            hits = self.vectorstore.similarity_search_by_vector_with_relevance_scores(vec, k=n)
-            return [(d.id or "", d.page_content, d.metadata, float(dist)) for d, dist in hits]
+            return self.store.nearest(vec, n, embedded_only=partial)
         kw = self.keyword()
         allowed = [kw.ids[i] for i in np.flatnonzero(filters.mask(kw))]
         if not allowed:
             return []
         if len(allowed) <= EXACT_MAX:
-            found, vecs = self.store.vectors(allowed)
+            found, vecs = self.store.vectors(allowed, embedded_only=partial)
             if not found:
                 return []
             sims = vecs @ np.asarray(vec, dtype=np.float32)
@@ -120,7 +102,4 @@ class DenseSearch:
                 for cid, i in zip(ids, top, strict=True)
                 if cid in by_id
             ]
-        hits = self.vectorstore.similarity_search_by_vector_with_relevance_scores(
-            vec, k=n, ids=allowed
-        )
-        return [(d.id or "", d.page_content, d.metadata, float(dist)) for d, dist in hits]
+        return self.store.nearest(vec, n, ids=allowed, embedded_only=partial)

@@ -7,8 +7,11 @@ one module each:
     lift for rare terms) → optional cross-encoder rerank → recurring events expanded into the
     question's range (rag/calendar_search.py) → grouped per thread / series / file, the latest
     message of a thread first → the "nothing here" decision (rag/abstention.py) → top k
-    :class:`Source` objects. The dense and keyword stages run in parallel (langchain-core
-    runnables); the stages share :class:`rag.stages.Query` and :class:`rag.stages.Candidate`.
+    :class:`Source` objects. The dense and keyword stages run in parallel (two threads: the
+    question's embedding and BM25 overlap); the stages share :class:`rag.stages.Query` and
+    :class:`rag.stages.Candidate`. ``rag/langchain_adapter.py`` offers the retriever to LangChain
+    chains in notebooks; langchain-core is kept off this path (its import costs half a second of
+    every terminal search).
 
 A date read from the question filters only when it scopes the question; otherwise it is searched
 both ways and fused (:meth:`Retriever._scoped_and_open`). Listings (a schedule over a range, the
@@ -33,7 +36,7 @@ from ingest.store.keyword_index import KeywordIndex
 from . import abstention, term_match
 from .answer import Source
 from .calendar_search import announcing, scoped_and_open, series_in_range
-from .dense import DenseSearch, embeddings_for_langchain
+from .dense import DenseSearch
 from .filters import Filters
 from .fusion import fuse, group, group_key
 from .intent import Plan, SenderDirectory, analyze
@@ -47,7 +50,6 @@ __all__ = [
     "Candidate",
     "Retrieval",
     "Retriever",
-    "embeddings_for_langchain",
     "group_key",
 ]
 
@@ -69,6 +71,7 @@ class Retrieval:
         default_factory=list
     )  # question filters dropped because they found nothing
     abstain_reason: str = ""  # why the store holds no answer (rag.abstention); "" when it may
+    semantic: tuple[int, int] | None = None  # (embedded, all) items while an ingest still embeds
 
 
 class Retriever:
@@ -83,7 +86,7 @@ class Retriever:
         self._senders: SenderDirectory | None = None
         self._reranker: Any = None
         self._lock = threading.Lock()
-        self._chain = self._build_chain()
+        self._pool: Any = None  # a 2-thread executor for the dense and keyword stages
 
     # --- indexes ------------------------------------------------------------------------------
     @property
@@ -143,23 +146,22 @@ class Retriever:
         return analyze(question, now, self.senders, base)
 
     # --- the chain ----------------------------------------------------------------------------
-    def _build_chain(self) -> Any:
-        from langchain_core.runnables import RunnableLambda, RunnableParallel
+    def _dense_and_keyword(self, q: Query) -> list[Candidate]:
+        """The dense and keyword stages side by side, then fused."""
+        from concurrent.futures import ThreadPoolExecutor
 
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(2, thread_name_prefix="pdq-retrieve")
         s = self.settings
-        return RunnableParallel(
-            dense=RunnableLambda(self.dense),
-            keyword=RunnableLambda(lambda q: bm25(self.keyword, q)),
-            q=RunnableLambda(lambda q: q),
-        ) | RunnableLambda(
-            lambda r: fuse(
-                r,
-                r["q"],
-                self.store,
-                self._keyword,
-                bm25_weight=s.bm25_weight,
-                exact_boost=s.exact_boost,
-            )
+        dense = self._pool.submit(self.dense, q)
+        keyword = bm25(self.keyword, q)
+        return fuse(
+            {"dense": dense.result(), "keyword": keyword},
+            q,
+            self.store,
+            self._keyword,
+            bm25_weight=s.bm25_weight,
+            exact_boost=s.exact_boost,
         )
 
     def _rerank(self, cands: list[Candidate], q: Query) -> list[Candidate]:
@@ -224,7 +226,9 @@ class Retriever:
             self.keyword.tokens,
         )
         q.timings["abstain"] = time.perf_counter() - t1
-        return Retrieval(plan, sources, q.timings, best_dense, bool(why), relaxed, why)
+        m = self.store.manifest
+        semantic = m.embedding_progress() if m.waiting_for_vectors() else None
+        return Retrieval(plan, sources, q.timings, best_dense, bool(why), relaxed, why, semantic)
 
     def _candidates(self, plan: Plan, q: Query) -> tuple[list[Candidate], list[str]]:
         """Ranked candidates and the question's filters relaxed to find them: a date read from
@@ -255,7 +259,7 @@ class Retriever:
         t0 = time.perf_counter()
         q = replace(q, plan=plan, evidence=term_match.analyse(self.keyword, plan.search_text))
         q.timings["terms"] = time.perf_counter() - t0
-        return self._rerank(self._chain.invoke(q), q)
+        return self._rerank(self._dense_and_keyword(q), q)
 
     def listing(self, plan: Plan, *, limit: int = 60) -> list[Source]:
         """Events in the plan's range (time order) or open to-dos (by due date, undated last),

@@ -30,6 +30,21 @@ class StoreStatus:
     last_sync: str | None = None
     chroma: str = ""  # "http://host:port (collection 'pdq')" in server mode
     writer: str = ""  # server mode: which store (host:path) ingests into the collection
+    # items whose chunks have their vectors (dense search) of all items (keyword search covers
+    # all): an ingest embeds after storing, newest first
+    semantic_index: dict[str, int] = field(default_factory=dict)
+    embedding_engine: str | None = None  # what embedded them last: onnx, torch, remote
+
+    @property
+    def semantic_line(self) -> str:
+        """ "semantic index: 2,310 of 9,144 items" while an ingest is still embedding, else ""."""
+        done, total = (
+            self.semantic_index.get("embedded_items", 0),
+            self.semantic_index.get("items", 0),
+        )
+        if total and done < total:
+            return f"semantic index: {done:,} of {total:,} items (the rest found by keyword)"
+        return ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -50,8 +65,12 @@ class StoreStatus:
         if self.first_date:
             lines.append(f"  dates: {self.first_date} to {self.last_date}")
         lines.append(
-            f"  embedding model: {self.embedding_model} ({self.embedding_dim}-d), chunker {self.chunker}"
+            f"  embedding model: {self.embedding_model} ({self.embedding_dim}-d"
+            + (f", {self.embedding_engine}" if self.embedding_engine else "")
+            + f"), chunker {self.chunker}"
         )
+        if self.semantic_line:
+            lines.append(f"  {self.semantic_line}; `pdq ingest` finishes it")
         lines.append(f"  size: {self.size_mb:.1f} MB   last sync: {self.last_sync or 'never'}")
         if self.chroma:
             lines.append(
@@ -101,6 +120,10 @@ def read_status(store_dir: Path, *, chroma_url: str = "", collection: str = "pdq
             else None,
             chroma=store.where if chroma_url else "",
             writer=str(cmeta.get("pdq_writer", "")).split(" ", 1)[-1],
+            semantic_index=dict(
+                zip(("embedded_items", "items"), m.embedding_progress(), strict=True)
+            ),
+            embedding_engine=m.get_meta("embedding_engine"),
         )
     finally:
         store.close()

@@ -4,8 +4,9 @@
 
 POINT is where the run stops for the N-th time (counted from 1 in this process):
 
-- ``embed``: inside the N-th embedding round, before anything of that round is written (the
-  rounds before it are committed). Nothing holds a database lock there.
+- ``embed``: inside the N-th embedding round of phase 2, before its vectors are written (every
+  item is stored and keyword-searchable, the rounds before it are embedded). Nothing holds a
+  database lock there.
 - ``upsert``: in the middle of the N-th write to Chroma: half of the round's chunks are stored,
   the manifest journal says the round is pending, the other half is not written yet.
 - ``keyword_index``: after every item is written, while the BM25 index is being rebuilt.
@@ -33,6 +34,7 @@ def install(point: str, nth: int, folder: Path) -> None:
     import ingest.pipeline
     import ingest.store.keyword_index
     from ingest.embedding import SentenceTransformerEmbedder
+    from ingest.onnx_embedding import OnnxEmbedder
     from ingest.store import Store
 
     calls = {"n": 0}
@@ -42,14 +44,14 @@ def install(point: str, nth: int, folder: Path) -> None:
         return calls["n"] == nth
 
     if point == "embed":
-        real_embed = SentenceTransformerEmbedder.embed
+        for engine in (SentenceTransformerEmbedder, OnnxEmbedder):
 
-        def embed(self, texts):  # type: ignore[no-untyped-def]
-            if reached():
-                _pause(folder)
-            return real_embed(self, texts)
+            def embed(self, texts, _real=engine.embed):  # type: ignore[no-untyped-def]
+                if reached():
+                    _pause(folder)
+                return _real(self, texts)
 
-        SentenceTransformerEmbedder.embed = embed  # type: ignore[method-assign]
+            engine.embed = embed  # type: ignore[method-assign]
     elif point == "upsert":
         real_upsert = Store.upsert
 

@@ -118,7 +118,7 @@ def test_reranker_plumbing(sample_store, real_embedder):
     from rag.stages import Query
 
     q = Query(plan, "hybrid", n=30, k=8, now=SAMPLE_NOW, rerank=True, per_group=2)
-    reranked = r._rerank(r._chain.invoke(q), q)
+    reranked = r._rerank(r._dense_and_keyword(q), q)
     top = [c.scores["rerank"] for c in reranked[: a.settings.rerank_candidates]]
     assert len(top) >= 2 and top == sorted(top, reverse=True) and "rerank" in q.timings
 

@@ -53,6 +53,14 @@ def consistency(store: Path) -> dict:
         got = s.collection.get(include=["metadatas"])
         chroma_ids = got["ids"]
         items = dict(s.manifest.db.execute("SELECT item_id, n_chunks FROM items").fetchall())
+        waiting = {
+            r[0] for r in s.manifest.db.execute("SELECT item_id FROM items WHERE embedded=0")
+        }
+        placeholders = {
+            cid
+            for cid, m in zip(chroma_ids, got["metadatas"], strict=True)
+            if m.get("pdq_vec") == 0
+        }
         expected = {f"{iid}#{k}" for iid, n in items.items() for k in range(n)}
         pending = s.manifest.pending()
         mids = [
@@ -66,6 +74,8 @@ def consistency(store: Path) -> dict:
             "pending": pending,
             "message_ids": mids,
             "items": items,
+            "waiting": waiting,  # items whose chunks still have placeholder vectors
+            "placeholders": placeholders,  # chunks flagged pdq_vec: 0 in Chroma
         }
     finally:
         s.close()
@@ -157,9 +167,10 @@ def wait_paused(proc: subprocess.Popen, folder: Path, timeout: float = 600) -> N
 
 @pytest.mark.slow
 def test_kill_9_at_fixed_points_then_rerun_leaves_a_consistent_store(tmp_path):
-    """kill -9 while a round is being embedded (its predecessors committed), in the middle of a
-    write to Chroma (half the round stored, the journal pending) and while the BM25 index is
-    rebuilt; a re-run after each repairs and finishes. The run is paused at each point (no
+    """kill -9 in phase 2 while a round is being embedded (every item stored, earlier rounds
+    embedded), in the middle of a phase-1 write to Chroma (half the round stored, the journal
+    pending) and while the BM25 index is rebuilt; a re-run after each repairs and finishes, and
+    in the end every chunk has its real vector, once. The run is paused at each point (no
     timing), so every kill lands where it says on any machine."""
     mbox = tmp_path / "mail.mbox"
     ids = make_mbox(mbox, 260)
@@ -170,9 +181,12 @@ def test_kill_9_at_fixed_points_then_rerun_leaves_a_consistent_store(tmp_path):
         p = start_paused(point, nth, mbox, env, pauses)
         try:
             wait_paused(p, pauses)
+            state = consistency(store)
             if point == "upsert":  # a half-written round: some chunks in Chroma, journal pending
-                state = consistency(store)
                 assert state["pending"] and set(state["chroma"]) - state["expected"]
+            if point == "embed":  # phase 2: all stored, one round embedded, the rest waiting
+                assert len(state["items"]) == 260 and not state["pending"]
+                assert 0 < len(state["waiting"]) < 260
         finally:
             p.send_signal(signal.SIGKILL)
             p.communicate()
@@ -191,17 +205,38 @@ def test_kill_9_at_fixed_points_then_rerun_leaves_a_consistent_store(tmp_path):
     assert len(state["chroma"]) == len(set(state["chroma"]))
     assert set(state["chroma"]) == state["expected"]  # manifest and Chroma agree exactly
     assert sorted(state["message_ids"]) == sorted(ids)  # every message exactly once
+    assert state["waiting"] == set() and state["placeholders"] == set()  # all embedded
+    _assert_real_vectors(store)
     again = subprocess.run(
         [pdq(), "ingest", str(mbox), "--json"], env=env, capture_output=True, text=True, timeout=300
     )
     assert json.loads(again.stdout)["chunks_embedded"] == 0  # and nothing is left to redo
 
 
+def _assert_real_vectors(store: Path, n: int = 40) -> None:
+    """The stored vectors are the model's embeddings of the stored texts (no placeholder left)."""
+    import numpy as np
+
+    from ingest.core.settings import load_settings
+    from ingest.embedding import make_embedder
+    from ingest.store import Store
+
+    s = Store.open(store, create=False)
+    try:
+        got = s.collection.get(limit=n, include=["documents", "embeddings"])
+    finally:
+        s.close()
+    fresh = np.asarray(make_embedder(load_settings(store=store)).embed(got["documents"]))
+    stored = np.asarray(got["embeddings"])
+    assert np.allclose(fresh, stored, atol=1e-4)
+
+
 @pytest.mark.slow
 def test_second_ingest_is_refused_while_questions_keep_working(tmp_path, sample_store):
-    """The first ingest is held inside its second embedding round (one round committed, most of
-    600 messages still to do) while a second ingest is refused and a question is answered; then
-    Ctrl-C ends it with one line and exit 130, and what it wrote is consistent."""
+    """The first ingest is held inside its second embedding round (all 600 messages stored and
+    keyword-searchable, one round embedded) while a second ingest is refused and questions are
+    answered, one of them from the new mail by keyword; then Ctrl-C ends it with one line and
+    exit 130, what it wrote is consistent, and a re-run finishes the embedding."""
     import shutil
 
     store = tmp_path / "store"
@@ -224,6 +259,20 @@ def test_second_ingest_is_refused_while_questions_keep_working(tmp_path, sample_
         assert second.stderr.strip().startswith("pdq: error: another pdq ingest is running on")
         assert "Traceback" not in second.stderr
         assert_store_answers(env)
+        found = subprocess.run(
+            [pdq(), "search", "Project note 599", "-k", "3", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert found.returncode == 0, found.stderr[-2000:]
+        assert "crash-599@example.org" in found.stdout  # not embedded yet: found by keyword
+        status = subprocess.run(
+            [pdq(), "status", "--json"], env=env, capture_output=True, text=True, timeout=300
+        )
+        semantic = json.loads(status.stdout)["semantic_index"]
+        assert 0 < semantic["embedded_items"] < semantic["items"]
         assert first.poll() is None, "the first ingest should still be running during the question"
     finally:
         # Ctrl-C ends the first one early: one line, and what it wrote is consistent
@@ -237,9 +286,16 @@ def test_second_ingest_is_refused_while_questions_keep_working(tmp_path, sample_
     assert len(state["chroma"]) == len(set(state["chroma"]))
     assert set(state["chroma"]) == state["expected"]
     new = [m for m in state["message_ids"] if m.startswith("<crash-")]
-    assert 0 < len(new) < 600  # the first round was kept, the rest was never started
+    assert len(new) == 600  # phase 1 stored everything before the embedding began
+    assert 0 < len(state["waiting"]) < 600  # the first round's vectors were kept
     assert len(state["items"]) > len(before["items"])
     assert_store_answers(env)
+    rerun = subprocess.run(
+        [pdq(), "ingest", str(mbox), "--json"], env=env, capture_output=True, text=True, timeout=900
+    )
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert json.loads(rerun.stdout)["chunks_embedded"] > 0  # phase 2 resumed where it stopped
+    assert consistency(store)["waiting"] == set()
 
 
 def _exit_or_stacks(proc: subprocess.Popen, timeout: float = 300) -> tuple[str, str]:

@@ -88,7 +88,9 @@ def test_changed_message_is_replaced(box, settings, hash_embedder):
     before = hash_embedder.texts_embedded
     r = run([box], settings, hash_embedder)
     assert r.totals["updated"] == 1 and r.totals["new"] == 0
-    assert hash_embedder.texts_embedded - before == r.chunks_embedded > 1
+    assert r.chunks_embedded > 1
+    # the repeated body makes chunks of the same text: each distinct text is embedded once
+    assert hash_embedder.texts_embedded - before == r.chunks_embedded - r.chunks_same_text
     ids = stored(settings)
     m1 = [i for i, m in ids.items() if m["subject"] == "Subject 1"]
     assert len(m1) == r.chunks_embedded  # old chunk gone, new ones present, no duplicates

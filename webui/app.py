@@ -182,7 +182,8 @@ def ingest_progress(a: Assistant) -> None:
                 j.fraction if j else 1.0, text="Ingesting — " + render.md(j.describe() if j else "")
             )
             st.caption(
-                "You can keep asking questions meanwhile; new items show up when the ingest finishes."
+                "You can keep asking questions meanwhile: what is read is found by keyword at "
+                "once, and by meaning as soon as it is embedded."
             )
 
         _poll()

@@ -38,17 +38,24 @@ class IngestJob:
 
     @property
     def fraction(self) -> float:
+        """Of the current phase: files read (phase 1), then items embedded (phase 2)."""
         p = self.progress
+        if p and p.phase == "embed":
+            return min(1.0, p.embedded_items / p.total_items) if p.total_items else 1.0
         return min(1.0, p.files_done / p.files_total) if p and p.files_total else 0.0
 
     def describe(self) -> str:
         p = self.progress
         if not p:
             return "Looking for files…"
+        if p.phase == "embed":
+            return (
+                f"2/2 semantic index: {p.embedded_items:,} of {p.total_items:,} items, newest "
+                "first · everything is already searchable by keyword"
+            )
         current = p.current
-        return (
-            f"{p.files_done} of {p.files_total or '?'} files · {p.items} items · "
-            f"{p.chunks} chunks embedded" + (f" · {current.rsplit('/', 1)[-1]}" if current else "")
+        return f"1/2 reading: {p.files_done} of {p.files_total or '?'} files · {p.items} items" + (
+            f" · {current.rsplit('/', 1)[-1]}" if current else ""
         )
 
 

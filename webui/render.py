@@ -141,6 +141,8 @@ def status_lines(st_: StoreStatus, generator: str) -> list[str]:
         lines.append(escape_markdown(f"dates {st_.first_date} to {st_.last_date}"))
     lines.append(escape_markdown(f"last sync: {st_.last_sync or 'never'}"))
     lines.append(escape_markdown(f"embeddings: {st_.embedding_model}"))
+    if st_.semantic_line:
+        lines.append(escape_markdown(st_.semantic_line))
     lines.append(escape_markdown(f"answers: {generator}"))
     return lines
 

@@ -85,6 +85,13 @@ class Settings(BaseSettings):
     embedding_device: str = Field(
         "auto", description="'auto' (CUDA when available, else CPU), 'cpu', 'cuda', 'cuda:1'..."
     )
+    embedding_engine: Literal["auto", "onnx", "torch"] = Field(
+        "auto",
+        description="What runs the local embedding model: 'onnx' (ONNX Runtime; faster on CPU, and "
+        "searches start without importing torch), 'torch' (sentence-transformers), or 'auto' "
+        "(torch on a GPU, else onnx when the model is a plain sentence-transformers model). Both give "
+        "the same vectors, so a store built with one is searched with the other.",
+    )
     embed_batch_size: int = Field(32, ge=1, description="Chunks per embedding batch.")
     embedding_url: str = Field(
         "",

@@ -19,6 +19,7 @@ import fcntl
 import logging
 import os
 import socket
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,10 @@ logger = logging.getLogger(__name__)
 
 COLLECTION = "pdq"
 WRITE_BATCH = 1000  # chunks per Chroma upsert
+VEC_FLAG = "pdq_vec"  # 0 on a chunk written with a placeholder vector, waiting for its embedding
+EMBEDDED: dict[str, Any] = {
+    VEC_FLAG: {"$ne": 0}
+}  # chunks with a real vector (older stores: no flag)
 
 
 def prepare_dir(store: Path) -> None:
@@ -72,13 +77,19 @@ class StoreLock:
             os.close(self._fd)
 
 
+# chromadb keeps one "system" per path in a process-wide cache that two threads opening the same
+# path at once can corrupt (KeyError): the page's ingest thread and a question, for instance
+_CLIENTS = threading.Lock()
+
+
 def _client(store: Path, url: str = "") -> Any:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
     settings = ChromaSettings(anonymized_telemetry=False, allow_reset=True)
     if not url:
-        return chromadb.PersistentClient(path=str(store / "chroma"), settings=settings)
+        with _CLIENTS:
+            return chromadb.PersistentClient(path=str(store / "chroma"), settings=settings)
     parts = urlsplit(url)
     https = parts.scheme == "https"
     try:
@@ -337,12 +348,59 @@ class Store:
         """What the collection records about how it was built (model, chunker, generation)."""
         return dict(self.collection.metadata or {}) if self.collection is not None else {}
 
-    def vectors(self, ids: list[str]) -> tuple[list[str], Any]:
-        """(ids found, their embeddings as a float32 matrix) for these chunks."""
+    def vectors(self, ids: list[str], *, embedded_only: bool = False) -> tuple[list[str], Any]:
+        """(ids found, their embeddings as a float32 matrix) for these chunks; with
+        ``embedded_only``, chunks still waiting for their embedding are left out."""
         import numpy as np
 
-        got = self.collection.get(ids=ids, include=["embeddings"])
+        where = EMBEDDED if embedded_only else None
+        got = self.collection.get(ids=ids, where=where, include=["embeddings"])
         return list(got["ids"]), np.asarray(got["embeddings"], dtype=np.float32)
+
+    def nearest(
+        self,
+        vector: list[float],
+        n: int,
+        *,
+        ids: list[str] | None = None,
+        embedded_only: bool = False,
+    ) -> list[tuple[str, str, dict[str, Any], float]]:
+        """The ``n`` chunks nearest to ``vector`` in the HNSW index, as (id, text, metadata,
+        cosine distance), best first; only among ``ids`` when given, and with ``embedded_only``
+        never a chunk whose embedding is still a placeholder (see :meth:`set_vectors`)."""
+        got = self.collection.query(
+            query_embeddings=[vector],
+            n_results=n,
+            ids=ids,
+            where=EMBEDDED if embedded_only else None,
+            include=["documents", "metadatas", "distances"],
+        )
+        return [
+            (cid, doc or "", meta or {}, float(dist))
+            for cid, doc, meta, dist in zip(
+                got["ids"][0],
+                got["documents"][0],
+                got["metadatas"][0],
+                got["distances"][0],
+                strict=True,
+            )
+        ]
+
+    def texts(self, ids: list[str]) -> dict[str, str]:
+        """The stored (embedded) text of these chunks, by id."""
+        got = self.collection.get(ids=ids, include=["documents"])
+        return {cid: doc or "" for cid, doc in zip(got["ids"], got["documents"], strict=True)}
+
+    def set_vectors(self, ids: list[str], embeddings: list[list[float]]) -> None:
+        """Replace the placeholder vectors a first ingest phase wrote with the real ones, and
+        mark the chunks embedded (``pdq_vec: 1``; placeholders carry ``pdq_vec: 0``)."""
+        for i in range(0, len(ids), WRITE_BATCH):
+            sl = slice(i, i + WRITE_BATCH)
+            self.collection.update(
+                ids=ids[sl],
+                embeddings=embeddings[sl],
+                metadatas=[{VEC_FLAG: 1} for _ in ids[sl]],
+            )
 
     def count(self) -> int:
         return self.collection.count() if self.collection is not None else 0

@@ -47,6 +47,29 @@ FORMAT = (
 )
 
 
+_OPTIONAL = ("numba", "scipy")  # bm25s accelerators pdq does not use (numpy backends)
+
+
+def _bm25s() -> Any:
+    """``bm25s`` imported without its optional numba and scipy backends when nothing has loaded
+    them yet: they add half a second to every terminal search's start and pdq uses the numpy
+    backends (same scores; ``BM25(backend="numpy")``, ``csc_backend="numpy"`` by default)."""
+    import sys
+
+    if "bm25s" not in sys.modules:
+        blocked = [m for m in _OPTIONAL if m not in sys.modules]
+        for m in blocked:
+            sys.modules[m] = None  # type: ignore[assignment]  # `import m` now fails
+        try:
+            import bm25s
+        finally:
+            for m in blocked:
+                del sys.modules[m]
+    import bm25s
+
+    return bm25s
+
+
 def _stemmer() -> Any:
     try:
         import Stemmer
@@ -67,9 +90,7 @@ def joined_terms(text: str) -> str:
 
 
 def tokenize(texts: list[str], stemmer: Any) -> list[list[str]]:
-    import bm25s
-
-    return bm25s.tokenize(
+    return _bm25s().tokenize(
         [joined_terms(t) for t in texts],
         stopwords="en",
         stemmer=stemmer,
@@ -266,13 +287,13 @@ def _read_all(collection: Any) -> tuple[list[str], list[str], list[dict]]:
 
 def build(collection: Any, generation: str) -> KeywordIndex:
     """Index every chunk in the collection."""
-    import bm25s
+    bm25s = _bm25s()
 
     logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on itself
     t0 = time.perf_counter()
     ids, docs, metas = _read_all(collection) if collection is not None else ([], [], [])
     stemmer = _stemmer()
-    retriever = bm25s.BM25()
+    retriever = bm25s.BM25(backend="numpy")  # same scores in every process, numba or not
     if docs:
         tokens = bm25s.tokenize(
             [joined_terms(d) for d in docs], stopwords="en", stemmer=stemmer, show_progress=False
@@ -307,8 +328,7 @@ def save(index: KeywordIndex, store: Path) -> None:
 
 def load(store: Path) -> KeywordIndex | None:
     """The saved index, or None when there is none or it cannot be read."""
-    import bm25s
-
+    bm25s = _bm25s()
     d = store / INDEX_DIR
     try:
         data = json.loads((d / "chunks.json").read_text(encoding="utf-8"))
@@ -318,9 +338,9 @@ def load(store: Path) -> KeywordIndex | None:
             logging.getLogger("bm25s").setLevel(logging.WARNING)
             retriever = bm25s.BM25.load(str(d), show_progress=False, mmap=False)
         else:
-            retriever = bm25s.BM25()
+            retriever = bm25s.BM25(backend="numpy")
             retriever.vocab_dict = {}
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, ImportError) as exc:  # ImportError: saved for numba
         logger.info("no usable BM25 index in %s (%s)", d, exc)
         return None
     return KeywordIndex(retriever, data["ids"], data["meta"], data["generation"], _stemmer())

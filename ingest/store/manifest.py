@@ -4,7 +4,8 @@ Tables:
 - ``sources``: every file seen (path, size, mtime, kind) - an unchanged size+mtime means the
   file is not even opened on the next run. For an mbox also the offset it was read up to and a
   hash of the bytes before it, so an append is read from there on.
-- ``items``: every stored item (id, kind, content hash, number of chunks, title, date).
+- ``items``: every stored item (id, kind, content hash, number of chunks, title, date, and
+  whether its chunks are embedded yet: ingest stores text first and embeds afterwards).
 - ``links``: which source (and where in it) each item came from; one message in two folders
   has two links and is stored once. An item with no links left is deleted.
 - ``pending``: a write-ahead journal of items whose chunks are being written or deleted. A run
@@ -31,7 +32,8 @@ CREATE TABLE IF NOT EXISTS sources (
 );
 CREATE TABLE IF NOT EXISTS items (
     item_id TEXT PRIMARY KEY, kind TEXT NOT NULL, content_hash TEXT NOT NULL,
-    n_chunks INTEGER NOT NULL, title TEXT, date INTEGER, updated_at REAL NOT NULL
+    n_chunks INTEGER NOT NULL, title TEXT, date INTEGER, updated_at REAL NOT NULL,
+    embedded INTEGER NOT NULL DEFAULT 1
 );
 CREATE TABLE IF NOT EXISTS links (
     item_id TEXT NOT NULL, source TEXT NOT NULL, locator TEXT NOT NULL, folder TEXT,
@@ -131,6 +133,17 @@ class _Summary:
     def n_sources(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM sources").fetchone()[0])
 
+    def embedding_progress(self) -> tuple[int, int]:
+        """(items whose chunks are embedded, all items): the semantic index's coverage."""
+        row = self.db.execute("SELECT COALESCE(SUM(embedded), 0), COUNT(*) FROM items").fetchone()
+        return int(row[0]), int(row[1])
+
+    def waiting_for_vectors(self) -> bool:
+        """Does any stored item still wait for its embedding?"""
+        return (
+            self.db.execute("SELECT 1 FROM items WHERE embedded=0 LIMIT 1").fetchone() is not None
+        )
+
 
 class Manifest(_Links, _Summary):
     def __init__(self, path: Path) -> None:
@@ -141,6 +154,17 @@ class Manifest(_Links, _Summary):
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Add what older manifests lack (their items are all embedded)."""
+        cols = {r[1] for r in self.db.execute("PRAGMA table_info(items)")}
+        try:
+            if "embedded" not in cols:
+                self.db.execute("ALTER TABLE items ADD COLUMN embedded INTEGER NOT NULL DEFAULT 1")
+            self.db.execute("CREATE INDEX IF NOT EXISTS items_to_embed ON items(embedded, date)")
+        except sqlite3.OperationalError:  # a read-only store: read as it is
+            pass
 
     def close(self) -> None:
         self.db.close()
@@ -249,13 +273,35 @@ class Manifest(_Links, _Summary):
         n_chunks: int,
         title: str,
         date: int | None,
+        embedded: bool = True,
     ) -> None:
         self.db.execute(
-            "INSERT INTO items(item_id, kind, content_hash, n_chunks, title, date, updated_at) VALUES(?,?,?,?,?,?,?) "
-            "ON CONFLICT(item_id) DO UPDATE SET kind=excluded.kind, content_hash=excluded.content_hash, "
-            "n_chunks=excluded.n_chunks, title=excluded.title, date=excluded.date, updated_at=excluded.updated_at",
-            (item_id, kind, content_hash, n_chunks, title, date, time.time()),
+            "INSERT INTO items(item_id, kind, content_hash, n_chunks, title, date, updated_at, embedded) "
+            "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(item_id) DO UPDATE SET kind=excluded.kind, "
+            "content_hash=excluded.content_hash, n_chunks=excluded.n_chunks, title=excluded.title, "
+            "date=excluded.date, updated_at=excluded.updated_at, embedded=excluded.embedded",
+            (item_id, kind, content_hash, n_chunks, title, date, time.time(), int(embedded)),
         )
+
+    def to_embed(self, max_chunks: int) -> list[tuple[str, int]]:
+        """The next items waiting for their embedding, newest first (undated ones count as
+        ingested now), as (item id, number of chunks), about ``max_chunks`` chunks in all."""
+        rows = self.db.execute(
+            "SELECT item_id, n_chunks FROM items WHERE embedded=0 "
+            "ORDER BY COALESCE(date, CAST(updated_at AS INTEGER)) DESC, item_id LIMIT ?",
+            (max_chunks,),
+        )
+        out: list[tuple[str, int]] = []
+        total = 0
+        for iid, n in rows:
+            if out and total + n > max_chunks:
+                break
+            out.append((iid, n))
+            total += n
+        return out
+
+    def mark_embedded(self, item_ids: Iterable[str]) -> None:
+        self.db.executemany("UPDATE items SET embedded=1 WHERE item_id=?", [(i,) for i in item_ids])
 
     def delete_item(self, item_id: str) -> None:
         self.db.execute("DELETE FROM items WHERE item_id=?", (item_id,))
