@@ -55,12 +55,13 @@ class Chunker:
             {**item.meta, "item_id": item.item_id, "kind": item.kind, "title": item.title}
         )
         chunks: list[Chunk] = []
-        # group consecutive blocks of the same section
+        # group consecutive blocks of the same section on the same page: a chunk cites one
+        # page (a section running over pages is cut at each page, so page 3 is not cited as 1)
         groups: list[tuple[str | None, int | None, list[str]]] = []
         for b in item.blocks:
             if not b.text.strip():
                 continue
-            if groups and groups[-1][0] == b.section:
+            if groups and groups[-1][0] == b.section and groups[-1][1] == b.page:
                 groups[-1][2].append(b.text.strip())
             else:
                 groups.append((b.section, b.page, [b.text.strip()]))

@@ -153,7 +153,11 @@ class _Run:
         if self.store is not None:
             links_before = self.store.manifest.links_of_source(state.path)
         if src.kind == "mbox":
-            state.tail_hash = _tail_hash(src.path, stat.st_size)
+            try:
+                state.tail_hash = _tail_hash(src.path, stat.st_size)
+            except OSError as exc:  # the user's file, not the store: a per-file failure
+                self.problem(Problem(state.path, "unreadable", exc.strerror or str(exc)))
+                return
             if (
                 known
                 and self.store is not None

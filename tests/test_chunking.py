@@ -1,5 +1,7 @@
 """Chunks are measured in the embedding model's own tokens and never exceed its limit."""
 
+import pytest
+
 from ingest.chunking import Chunker
 from ingest.items import Block, Item
 
@@ -67,3 +69,44 @@ def test_empty_item_still_gets_one_chunk(tokenizer):
         item([], context='Email from Anna to Sam, 2026-03-02, "(no subject)"')
     )
     assert only.text.startswith("Email from Anna")
+
+
+def test_each_chunk_cites_its_own_page(tokenizer):
+    """Blocks without a section on pages 1-3 are not merged under page 1."""
+    blocks = [Block(f"Text of page {p}. " * 5, None, page=p) for p in (1, 2, 3)]
+    chunks = chunker(tokenizer).chunk_item(item(blocks))
+    assert [c.meta.get("page") for c in chunks] == [1, 2, 3]
+    assert all(f"Text of page {c.meta['page']}." in c.text for c in chunks)
+
+
+@pytest.mark.corpus
+def test_pages_are_right_on_real_multi_page_pdfs(corpus, tokenizer, tmp_path):
+    """Every chunk of real multi-page PDFs cites the page its text is on (pdfminer's own
+    page-by-page text is the reference)."""
+    from pdfminer.high_level import extract_text
+
+    from ingest.core.settings import Settings
+    from ingest.sources.discovery import SourceFile
+    from ingest.sources.readers import read_source
+
+    folder = corpus / "docs/unstructured-example-docs/example-docs/pdf"
+    pages_seen = set()
+    for name in ("layout-parser-paper-fast.pdf", "multi-column-2p.pdf"):
+        path = folder / name
+        if not path.exists():
+            pytest.skip(f"{name} is not in the corpus")
+        items = [
+            it
+            for r in read_source(SourceFile(path, "document"), Settings(store=tmp_path))
+            for it in r.items
+        ]
+        chunks = [c for it in items for c in chunker(tokenizer).chunk_item(it)]
+        assert len({c.meta.get("page") for c in chunks}) > 1, name
+        for c in chunks:
+            page = c.meta["page"]
+            on_page = " ".join(extract_text(str(path), page_numbers=[page - 1]).split())
+            body = c.text.split("\n", 1)[1]
+            words = body.split()[:6]  # the chunk's first words are on its page
+            assert " ".join(words) in on_page, (name, page, words)
+            pages_seen.add((name, page))
+    assert len(pages_seen) > 3

@@ -408,3 +408,37 @@ def test_full_disk_is_a_clear_error_and_the_store_survives(tmp_path, sample_stor
     assert again.returncode == 0, again.stderr[-2000:]
     state = consistency(store)
     assert set(state["chroma"]) == state["expected"] and not state["pending"]
+
+
+@pytest.mark.slow
+def test_an_unreadable_mbox_is_one_failed_file_and_the_run_goes_on(tmp_path):
+    """Permission denied on one mailbox is that file's failure ("unreadable"), not a store
+    error: the other mailbox is stored, and once readable the file is read on the next run."""
+    mail = tmp_path / "mail"
+    mail.mkdir()
+    make_mbox(mail / "good.mbox", 5)
+    locked = mail / "locked.mbox"
+    make_mbox(locked, 3)
+    locked.chmod(0)
+    store = tmp_path / "store"
+    env = env_for(store)
+    run = subprocess.run(
+        [pdq(), "ingest", str(mail), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        preexec_fn=_without_root_file_powers if os.geteuid() == 0 else None,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    report = json.loads(run.stdout)
+    assert [(f["locator"], f["reason"]) for f in report["failed"]] == [
+        (str(locked), "unreadable")
+    ]
+    assert report["totals"]["new"] == 5
+    locked.chmod(0o600)
+    again = subprocess.run(
+        [pdq(), "ingest", str(mail), "--json"], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert json.loads(again.stdout)["totals"]["new"] == 3  # read now: it was not marked synced

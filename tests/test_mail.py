@@ -3,6 +3,8 @@
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
+
 from ingest.sources.mail import MailContext, parse_message_bytes
 from ingest.sources.quoting import split_reply
 
@@ -156,3 +158,55 @@ def test_outlook_msg_from_corpus(corpus: Path):
     p = corpus / "docs/unstructured-example-docs/example-docs/fake-email.msg"
     res = parse_msg_file(str(p), MailContext(str(p), "", str(p)))
     assert res.items[0].kind == "email" and res.items[0].title
+
+
+def test_text_attachments_of_any_text_type_are_read():
+    """A patch (text/x-diff), a script (text/x-ruby-script) and a log without a name are text:
+    each becomes a searchable attachment, none is "unsupported"."""
+    m = _msg(Subject="Fix for the parser")
+    m.set_content("Patch attached, and the script I used.")
+    m.add_attachment(
+        b"--- a/parse.py\n+++ b/parse.py\n-    return None\n+    return fallback_value\n",
+        maintype="text",
+        subtype="x-diff",
+        filename="fix.patch",
+    )
+    m.add_attachment(b'puts "zanzibar checksum"\n', maintype="text", subtype="x-ruby-script")
+    r = parse(bytes(m))
+    assert not r.problems, r.problems
+    atts = [it for it in r.items if it.kind == "attachment"]
+    texts = " ".join(b.text for it in atts for b in it.blocks)
+    assert len(atts) == 2 and "fallback_value" in texts and "zanzibar checksum" in texts
+
+
+@pytest.mark.corpus
+def test_ruby_script_attachment_of_real_mail_is_read(corpus):
+    raw = (
+        corpus / "mail/ruby-mail-fixtures/spec/fixtures/emails/mime_emails/raw_email7.eml"
+    ).read_bytes()
+    r = parse(raw)
+    names = {it.title for it in r.items if it.kind == "attachment"}
+    assert "test.rb" in names, (names, r.problems)
+    assert not [p for p in r.problems if "x-ruby" in p.detail]
+
+
+def test_ics_attachment_uses_the_calendar_window_and_the_pinned_now():
+    """A weekly invite attached to a mail: its occurrences are stored around the configured
+    "now" and within the configured window, as for calendar files (not around today's clock)."""
+    from datetime import UTC, datetime
+
+    ics = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\n"
+        "UID:weekly-gas-desk@example.org\r\nDTSTAMP:20010901T000000Z\r\n"
+        "DTSTART:20010903T150000Z\r\nDTEND:20010903T160000Z\r\nRRULE:FREQ=WEEKLY\r\n"
+        "SUMMARY:Gas desk weekly\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    ).encode()
+    m = _msg(Subject="Weekly gas desk meeting")
+    m.set_content("Invite attached.")
+    m.add_attachment(ics, maintype="text", subtype="calendar", filename="invite.ics")
+    now = datetime(2001, 10, 1, 9, tzinfo=UTC)
+    c = ctx(now=now, calendar_past_days=14, calendar_future_days=21)
+    events = [it for it in parse_message_bytes(bytes(m), c).items if it.kind == "event"]
+    assert events
+    days = sorted(datetime.fromtimestamp(e.meta["date"], UTC).date() for e in events)
+    assert days[0] >= datetime(2001, 9, 17).date() and days[-1] <= datetime(2001, 10, 22).date()

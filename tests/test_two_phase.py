@@ -150,3 +150,23 @@ def test_older_manifest_opens_with_everything_embedded(tmp_path, settings, hash_
     a = Assistant(settings=settings, embedder=hash_embedder)
     assert a.status().semantic_index == {"embedded_items": 1, "items": 1}
     assert a.search("allotment plot", k=1, mode="dense")
+
+
+def test_progress_shows_both_phases(tmp_path, settings, hash_embedder):
+    """The progress events (the CLI's two bars, the page's ingest panel) go through reading,
+    then embedding with items counted up to the store's total."""
+    from webui.jobs import IngestJob
+
+    box = tmp_path / "mail.mbox"
+    mbox(box, 30)
+    events = []
+    ingest_paths([box], settings, embedder=hash_embedder, progress=events.append)
+    phases = [e.phase for e in events]
+    assert phases[0] == "read" and phases[-1] == "embed"
+    assert phases == sorted(phases, key=lambda p: p == "embed")  # read, then embed, never back
+    assert events[-1].embedded_items == events[-1].total_items == 30
+    job = IngestJob([str(box)])
+    job.progress = next(e for e in events if e.phase == "read" and e.files_total)
+    assert job.describe().startswith("1/2 reading:") and 0 < job.fraction <= 1
+    job.progress = events[-1]
+    assert job.describe().startswith("2/2 semantic index: 30 of 30 items") and job.fraction == 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 import email
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.message import Message
 from email.policy import compat32
@@ -45,6 +45,11 @@ class MailContext:
     timezone: str = "UTC"
     max_attachment_bytes: int = 25 * 1024 * 1024
     notes: list[str] = field(default_factory=list)
+    # for .ics attachments, as for calendar files: "now" (None: the clock) and the window of
+    # recurring occurrences stored around it
+    now: datetime | None = None
+    calendar_past_days: int = 365
+    calendar_future_days: int = 730
 
 
 def normalise_subject(subject: str) -> str:
@@ -174,8 +179,8 @@ def _choose_body(msg: Message, ctx: MailContext) -> tuple[str, bool, list[Messag
             plain = _part_text(part, ctx)
         elif ctype == "text/html" and html is None:
             html = _part_text(part, ctx)
-        elif part.get_content_maintype() == "application":
-            attachments.append(part)
+        elif part.get_content_maintype() in ("application", "text"):
+            attachments.append(part)  # text/x-diff, text/x-ruby-script...: text to read
     if plain is not None and plain.strip():
         return plain, False, attachments
     if html is not None and html.strip():
@@ -297,7 +302,7 @@ def _attached_message(
     inner_msg = inner[0] if isinstance(inner, list) and inner else None
     if not isinstance(inner_msg, Message):
         return ParseResult()
-    sub = MailContext(ctx.source_path, ctx.folder, locator, ctx.timezone, ctx.max_attachment_bytes)
+    sub = replace(ctx, locator=locator, notes=[])
     nested = _message_items(inner_msg, sub)
     out = ParseResult(problems=nested.problems)
     for it in nested.items:
@@ -344,11 +349,19 @@ def _attachment_items(
     parent_meta = _parent_meta(parent, ctx, name)
     if ctype == "text/calendar" or ext in CALENDAR_EXTENSIONS:
         res = parse_calendar_bytes(
-            data, source_key=parent.item_id + "/" + name, locator=locator, timezone=ctx.timezone
+            data,
+            source_key=parent.item_id + "/" + name,
+            locator=locator,
+            timezone=ctx.timezone,
+            now=ctx.now,
+            past_days=ctx.calendar_past_days,
+            future_days=ctx.calendar_future_days,
         )
         for it in res.items:
             it.meta.update({k: v for k, v in parent_meta.items() if k not in ("date", "date_iso")})
         return res
+    if part.get_content_maintype() == "text" and ctype != "text/html":
+        ctype = "text/plain"  # any text/* part (a patch, a script, a log) is read as text
     if ext not in SUPPORTED_DOC_EXTENSIONS and ctype not in (
         "text/plain",
         "text/html",

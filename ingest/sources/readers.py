@@ -84,6 +84,9 @@ def _mail_context(src: SourceFile, settings: Settings, locator: str) -> MailCont
         locator,
         timezone=settings.timezone,
         max_attachment_bytes=int(settings.max_attachment_mb * 1024 * 1024),
+        now=settings.current_time(),
+        calendar_past_days=settings.calendar_past_days,
+        calendar_future_days=settings.calendar_future_days,
     )
 
 
