@@ -1,12 +1,12 @@
-"""Phase 2 of an ingest: give the chunks phase 1 stored (text, metadata, placeholder vectors)
-their real embeddings, newest items first, one committed round at a time.
+"""Phase 2 of an ingest: embed the chunks phase 1 staged (text and metadata, no vectors) and move
+them into the store's main collection, newest items first, one committed round at a time.
 
 People ask about recent mail most, so the newest items become semantically searchable first;
 until an item is embedded it is found by keyword and metadata (listings, the day's glance, BM25),
-and dense search skips its placeholder. Each round reads the chunks' stored text, embeds each
-distinct text once (quoted copies and list mail repeat), replaces the vectors and only then marks
-the items embedded in the manifest: a run killed in between embeds that round again next time,
-and replacing a vector twice leaves one vector, so nothing is duplicated or lost.
+not by dense search. Each round reads the staged chunks, embeds each distinct text once (quoted
+copies and list mail repeat), writes them to the main collection, removes them from staging and
+only then marks the items embedded in the manifest: a run killed in between embeds that round
+again next time, and writing a chunk twice leaves one chunk, so nothing is duplicated or lost.
 """
 
 from __future__ import annotations
@@ -35,16 +35,23 @@ def embed_waiting(
         if not batch:
             break
         ids = [f"{iid}#{k}" for iid, n in batch for k in range(n)]
-        texts = store.texts(ids) if ids else {}
-        present = [cid for cid in ids if cid in texts]
-        distinct = list(dict.fromkeys(texts[c] for c in present))
+        staged = store.staged(ids)
+        present = [cid for cid in ids if cid in staged]
+        distinct = list(dict.fromkeys(staged[c][0] for c in present))
         if distinct:
             t0 = time.perf_counter()
             vectors = embedder.embed(distinct)
             report.timings["embed"] += time.perf_counter() - t0
+            if m.get_meta("embedding_dim") in (None, "0"):
+                m.set_meta(embedding_dim=len(vectors[0]))
             by_text = dict(zip(distinct, vectors, strict=True))
             t0 = time.perf_counter()
-            store.set_vectors(present, [by_text[texts[c]] for c in present])
+            store.promote(
+                present,
+                [by_text[staged[c][0]] for c in present],
+                [staged[c][0] for c in present],
+                [staged[c][1] for c in present],
+            )
             report.timings["write"] += time.perf_counter() - t0
         with m.transaction():
             m.mark_embedded(iid for iid, _ in batch)

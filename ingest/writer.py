@@ -1,5 +1,5 @@
-"""Journaled writing, phase 1 of an ingest: items that changed are chunked and written to the store
-with placeholder vectors (their text, metadata and keyword index are usable at once; phase 2,
+"""Journaled writing, phase 1 of an ingest: items that changed are chunked and staged in the store
+without vectors (their text, metadata and keyword index are usable at once; phase 2,
 ``ingest/semantic_index.py``, embeds them), items that are gone are deleted — each round recorded
 in the manifest's ``pending`` journal first, so a run killed at any point leaves a journal the
 next run repairs (:func:`repair`)."""
@@ -17,7 +17,6 @@ from ingest.embedding import Embedder
 from ingest.items import Item
 from ingest.report import IngestReport
 from ingest.store import Store
-from ingest.store.chroma import VEC_FLAG
 from ingest.store.manifest import SourceState
 
 logger = logging.getLogger(__name__)
@@ -88,19 +87,6 @@ class Writer:
                 write.append((it, h, old is not None))
         return write, moved
 
-    def _placeholders(self, n: int) -> list[list[float]]:
-        """Random unit vectors (spread out, so the HNSW graph stays well-formed until phase 2
-        replaces them); searches skip them by their ``pdq_vec: 0`` flag."""
-        import numpy as np
-
-        m = self.store.manifest
-        dim = int(m.get_meta("embedding_dim") or 0)
-        if not dim:
-            dim = self.embedder.dim
-            m.set_meta(embedding_dim=dim)
-        v = np.random.default_rng().standard_normal((n, dim)).astype(np.float32)
-        return (v / np.linalg.norm(v, axis=1, keepdims=True)).tolist()
-
     def _store(
         self, chunks: list[tuple[Item, str, bool, list[Chunk]]], links: list[Link]
     ) -> list[Chunk]:
@@ -114,11 +100,8 @@ class Writer:
             self.store.delete_items(updated)
         flat = [c for *_, cs in chunks for c in cs]
         if flat:
-            self.store.upsert(
-                [c.chunk_id for c in flat],
-                self._placeholders(len(flat)),
-                [c.text for c in flat],
-                [{**c.meta, VEC_FLAG: 0} for c in flat],
+            self.store.stage(
+                [c.chunk_id for c in flat], [c.text for c in flat], [c.meta for c in flat]
             )
         multi_folder: set[str] = set()
         with m.transaction():

@@ -1,6 +1,6 @@
 """Dense retrieval: the question's embedding against the chunks' (Chroma's HNSW index, asked
-through ``Store.nearest``), restricted to the chunks a filter allows and to chunks already
-embedded while an ingest's second phase runs.
+through ``Store.nearest``), restricted to the chunks a filter allows. Chunks an ingest has
+staged but not embedded yet are not in that index (keyword search finds them).
 
 langchain-chroma is not on this path: importing it costs about 0.8 s of every terminal search,
 and it only forwarded to the same Chroma query (``rag/langchain_adapter.py`` serves notebooks)."""
@@ -81,16 +81,14 @@ class DenseSearch:
         restricted to their ids."""
         import numpy as np
 
-        # while an ingest's phase 2 runs, chunks without their vector yet are skipped
-        partial = self.store.manifest.waiting_for_vectors()
         if filters.is_empty():
-            return self.store.nearest(vec, n, embedded_only=partial)
+            return self.store.nearest(vec, n)
         kw = self.keyword()
         allowed = [kw.ids[i] for i in np.flatnonzero(filters.mask(kw))]
         if not allowed:
             return []
         if len(allowed) <= EXACT_MAX:
-            found, vecs = self.store.vectors(allowed, embedded_only=partial)
+            found, vecs = self.store.vectors(allowed)  # staged (not embedded) ones are not there
             if not found:
                 return []
             sims = vecs @ np.asarray(vec, dtype=np.float32)
@@ -102,4 +100,4 @@ class DenseSearch:
                 for cid, i in zip(ids, top, strict=True)
                 if cid in by_id
             ]
-        return self.store.nearest(vec, n, ids=allowed, embedded_only=partial)
+        return self.store.nearest(vec, n, ids=allowed)

@@ -216,18 +216,20 @@ class Retriever:
         ]
         for s, c in zip(sources, top, strict=True):
             s.scores = {k2: round(v, 4) for k2, v in c.scores.items()}
+        m = self.store.manifest
+        semantic = m.embedding_progress() if m.waiting_for_vectors() else None
         t1 = time.perf_counter()
         why = abstention.reason_to_abstain(
             plan.question,
             sources,
             term_match.analyse(self.keyword, plan.question),
-            best_dense if mode != "bm25" else None,
+            # while an ingest still embeds, "nothing close" cannot be told from "not embedded
+            # yet": only the other signals (unknown names, no answer of the wanted type) count
+            best_dense if mode != "bm25" and semantic is None else None,
             self.settings.min_relevance,
             self.keyword.tokens,
         )
         q.timings["abstain"] = time.perf_counter() - t1
-        m = self.store.manifest
-        semantic = m.embedding_progress() if m.waiting_for_vectors() else None
         return Retrieval(plan, sources, q.timings, best_dense, bool(why), relaxed, why, semantic)
 
     def _candidates(self, plan: Plan, q: Query) -> tuple[list[Candidate], list[str]]:

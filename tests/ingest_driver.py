@@ -7,8 +7,9 @@ POINT is where the run stops for the N-th time (counted from 1 in this process):
 - ``embed``: inside the N-th embedding round of phase 2, before its vectors are written (every
   item is stored and keyword-searchable, the rounds before it are embedded). Nothing holds a
   database lock there.
-- ``upsert``: in the middle of the N-th write to Chroma: half of the round's chunks are stored,
-  the manifest journal says the round is pending, the other half is not written yet.
+- ``upsert``: in the middle of the N-th phase-1 write to Chroma (chunks staged without their
+  vectors): half of the round's chunks are stored, the manifest journal says the round is
+  pending, the other half is not written yet.
 - ``keyword_index``: after every item is written, while the BM25 index is being rebuilt.
 
 When the run reaches the point it creates ``FOLDER/paused`` and waits until ``FOLDER/go``
@@ -53,17 +54,17 @@ def install(point: str, nth: int, folder: Path) -> None:
 
             engine.embed = embed  # type: ignore[method-assign]
     elif point == "upsert":
-        real_upsert = Store.upsert
+        real_stage = Store.stage
 
-        def upsert(self, ids, embeddings, documents, metadatas):  # type: ignore[no-untyped-def]
+        def stage(self, ids, documents, metadatas):  # type: ignore[no-untyped-def]
             if not reached() or len(ids) < 2:
-                return real_upsert(self, ids, embeddings, documents, metadatas)
+                return real_stage(self, ids, documents, metadatas)
             h = len(ids) // 2
-            real_upsert(self, ids[:h], embeddings[:h], documents[:h], metadatas[:h])
+            real_stage(self, ids[:h], documents[:h], metadatas[:h])
             _pause(folder)
-            real_upsert(self, ids[h:], embeddings[h:], documents[h:], metadatas[h:])
+            real_stage(self, ids[h:], documents[h:], metadatas[h:])
 
-        Store.upsert = upsert  # type: ignore[method-assign]
+        Store.stage = stage  # type: ignore[method-assign]
     elif point == "keyword_index":
         real_sync = ingest.store.keyword_index.sync
 

@@ -196,11 +196,11 @@ def test_ics_attachment_uses_the_calendar_window_and_the_pinned_now():
     from datetime import UTC, datetime
 
     ics = (
-        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\n"
-        "UID:weekly-gas-desk@example.org\r\nDTSTAMP:20010901T000000Z\r\n"
-        "DTSTART:20010903T150000Z\r\nDTEND:20010903T160000Z\r\nRRULE:FREQ=WEEKLY\r\n"
-        "SUMMARY:Gas desk weekly\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
-    ).encode()
+        b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\n"
+        b"UID:weekly-gas-desk@example.org\r\nDTSTAMP:20010901T000000Z\r\n"
+        b"DTSTART:20010903T150000Z\r\nDTEND:20010903T160000Z\r\nRRULE:FREQ=WEEKLY\r\n"
+        b"SUMMARY:Gas desk weekly\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
     m = _msg(Subject="Weekly gas desk meeting")
     m.set_content("Invite attached.")
     m.add_attachment(ics, maintype="text", subtype="calendar", filename="invite.ics")

@@ -26,7 +26,17 @@ logger = logging.getLogger(__name__)
 _PANDOC_TYPES = {".odt", ".rtf", ".epub"}
 _UNSTRUCTURED_TYPES = {".pdf", ".docx", ".pptx", ".xlsx", ".html", ".htm", ".xhtml"}
 _TEXT_TYPES = {
-    ".txt", ".md", ".markdown", ".rst", ".org", ".text", ".csv", ".tsv", ".log", ".patch", ".diff",
+    ".txt",
+    ".md",
+    ".markdown",
+    ".rst",
+    ".org",
+    ".text",
+    ".csv",
+    ".tsv",
+    ".log",
+    ".patch",
+    ".diff",
 }
 SUPPORTED_DOC_EXTENSIONS = _UNSTRUCTURED_TYPES | _TEXT_TYPES | _PANDOC_TYPES
 _CTYPE_EXT = {

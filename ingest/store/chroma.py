@@ -1,5 +1,9 @@
 """The store: a Chroma collection of chunks plus the manifest beside it.
 
+An ingest stores chunks first without their vectors (in ``<collection>.staging``, one-dimensional
+placeholder points) and moves them into the collection once embedded; every read method sees
+both, dense search only the embedded ones.
+
 Embedded (the default): ``<store>/chroma`` opened with ``PersistentClient``. Server mode
 (``chroma_url``): the collection lives on a Chroma server (``HttpClient``); the manifest, keyword
 index, lock and logs stay in the local store directory. Telemetry is off either way.
@@ -21,6 +25,7 @@ import os
 import socket
 import threading
 import uuid
+import zlib
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,10 +37,7 @@ logger = logging.getLogger(__name__)
 
 COLLECTION = "pdq"
 WRITE_BATCH = 1000  # chunks per Chroma upsert
-VEC_FLAG = "pdq_vec"  # 0 on a chunk written with a placeholder vector, waiting for its embedding
-EMBEDDED: dict[str, Any] = {
-    VEC_FLAG: {"$ne": 0}
-}  # chunks with a real vector (older stores: no flag)
+STAGING_SUFFIX = ".staging"  # the collection of chunks waiting for their embedding
 
 
 def prepare_dir(store: Path) -> None:
@@ -187,6 +189,7 @@ class Store:
         self.manifest = manifest
         self.url = url  # the Chroma server, or "" when embedded
         self.name = name
+        self._staging: Any = None
 
     @property
     def where(self) -> str:
@@ -286,8 +289,9 @@ class Store:
         path = Path(path).expanduser()
         if chroma_url or (path / "chroma").exists():
             client = _client(path, chroma_url)
-            if _get_collection(client, collection) is not None:
-                client.delete_collection(collection)
+            for name in (collection, collection + STAGING_SUFFIX):
+                if _get_collection(client, name) is not None:
+                    client.delete_collection(name)
         for name in ("manifest.sqlite", "manifest.sqlite-wal", "manifest.sqlite-shm"):
             (path / name).unlink(missing_ok=True)
 
@@ -298,6 +302,69 @@ class Store:
 
     def close(self) -> None:
         self.manifest.close()
+
+    # --- staging: phase 1 of an ingest ----------------------------------------------------------
+    # Chunks are first stored without their vector in a second collection of one-dimensional
+    # points (nearly free for Chroma's HNSW, never met by a dense search); phase 2 moves them,
+    # embedded, into the main collection. Every read below sees both.
+    @property
+    def staging_name(self) -> str:
+        return self.name + STAGING_SUFFIX
+
+    def _staged_collection(self, create: bool = False, writing: bool = False) -> Any:
+        """The staging collection (None when there is none and ``create`` is false). Readers
+        look for it only while the manifest says items wait for their vectors; writers always
+        (a killed run may have left staged chunks its journal will have removed)."""
+        looking = create or writing or self.manifest.waiting_for_vectors()
+        if self._staging is None and looking:
+            self._staging = _get_collection(self.client, self.staging_name)
+            if self._staging is None and create:
+                self._staging = self.client.create_collection(
+                    self.staging_name, embedding_function=None, metadata={"pdq_staging": True}
+                )
+        return self._staging
+
+    def _collections(self, writing: bool = False) -> list[Any]:
+        staging = self._staged_collection(writing=writing)
+        return [c for c in (self.collection, staging) if c is not None]
+
+    def stage(self, ids: list[str], documents: list[str], metadatas: list[dict]) -> None:
+        """Store chunks (text and metadata) before they are embedded."""
+        staging = self._staged_collection(create=True)
+        for i in range(0, len(ids), WRITE_BATCH):
+            sl = slice(i, i + WRITE_BATCH)
+            staging.upsert(
+                ids=ids[sl],
+                embeddings=[[zlib.crc32(cid.encode()) / 2**32] for cid in ids[sl]],
+                documents=documents[sl],
+                metadatas=metadatas[sl],
+            )
+
+    def staged(self, ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Text and metadata of these chunks among those waiting for their vectors."""
+        staging = self._staged_collection()
+        if staging is None or not ids:
+            return {}
+        got = staging.get(ids=ids, include=["documents", "metadatas"])
+        return {
+            cid: (doc or "", meta or {})
+            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+        }
+
+    def promote(
+        self,
+        ids: list[str],
+        embeddings: list[list[float]],
+        documents: list[str],
+        metadatas: list[dict],
+    ) -> None:
+        """Phase 2: embedded chunks into the main collection, then out of staging (a kill in
+        between leaves a chunk in both; reads prefer the main copy, the next run redoes it)."""
+        self.upsert(ids, embeddings, documents, metadatas)
+        staging = self._staged_collection(writing=True)
+        if staging is not None:
+            for i in range(0, len(ids), WRITE_BATCH):
+                staging.delete(ids=ids[i : i + WRITE_BATCH])
 
     # --- chunk writes ------------------------------------------------------------------------
     def upsert(
@@ -317,12 +384,17 @@ class Store:
             )
 
     def delete_items(self, item_ids: list[str]) -> None:
-        for i in range(0, len(item_ids), 500):
-            self.collection.delete(where={"item_id": {"$in": item_ids[i : i + 500]}})
+        for coll in self._collections(writing=True):
+            for i in range(0, len(item_ids), 500):
+                coll.delete(where={"item_id": {"$in": item_ids[i : i + 500]}})
 
     def update_metadata(self, chunk_ids: list[str], meta: dict) -> None:
-        if chunk_ids:
-            self.collection.update(ids=chunk_ids, metadatas=[dict(meta) for _ in chunk_ids])
+        if not chunk_ids:
+            return
+        for coll in self._collections(writing=True):
+            there = coll.get(ids=chunk_ids, include=[])["ids"]
+            if there:
+                coll.update(ids=there, metadatas=[dict(meta) for _ in there])
 
     # --- reading (what rag asks of the store) -------------------------------------------------
     def chunks(self, ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -330,49 +402,69 @@ class Store:
         if not ids:
             return {}
         got = self.collection.get(ids=ids, include=["documents", "metadatas"])
-        return {
+        out = {
             cid: (doc or "", meta or {})
             for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
         }
+        missing = [cid for cid in ids if cid not in out]
+        if missing:
+            out.update(self.staged(missing))
+        return out
 
     def chunks_where(self, where: dict[str, Any] | None) -> list[tuple[str, str, dict[str, Any]]]:
-        """(id, text, metadata) of every chunk matching a metadata filter (a Chroma ``where``)."""
-        got = self.collection.get(where=where, include=["documents", "metadatas"])
-        return [
-            (cid, doc or "", meta or {})
-            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
-        ]
+        """(id, text, metadata) of every chunk matching a metadata filter (a Chroma ``where``),
+        embedded or not yet."""
+        out: dict[str, tuple[str, str, dict[str, Any]]] = {}
+        for coll in self._collections():
+            got = coll.get(where=where, include=["documents", "metadatas"])
+            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+                out.setdefault(cid, (cid, doc or "", meta or {}))
+        return list(out.values())
+
+    def all_chunks(self, page: int = 5000) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+        """(ids, texts, metadatas) of every chunk, embedded or not yet (for the keyword index)."""
+        ids: list[str] = []
+        docs: list[str] = []
+        metas: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for coll in self._collections():
+            offset = 0
+            while True:
+                got = coll.get(include=["documents", "metadatas"], limit=page, offset=offset)
+                for cid, doc, meta in zip(
+                    got["ids"], got["documents"], got["metadatas"], strict=True
+                ):
+                    if cid not in seen:
+                        seen.add(cid)
+                        ids.append(cid)
+                        docs.append(doc or "")
+                        metas.append(meta or {})
+                if len(got["ids"]) < page:
+                    break
+                offset += page
+        return ids, docs, metas
 
     @property
     def collection_meta(self) -> dict[str, Any]:
         """What the collection records about how it was built (model, chunker, generation)."""
         return dict(self.collection.metadata or {}) if self.collection is not None else {}
 
-    def vectors(self, ids: list[str], *, embedded_only: bool = False) -> tuple[list[str], Any]:
-        """(ids found, their embeddings as a float32 matrix) for these chunks; with
-        ``embedded_only``, chunks still waiting for their embedding are left out."""
+    def vectors(self, ids: list[str]) -> tuple[list[str], Any]:
+        """(ids found, their embeddings as a float32 matrix) for these chunks (embedded ones)."""
         import numpy as np
 
-        where = EMBEDDED if embedded_only else None
-        got = self.collection.get(ids=ids, where=where, include=["embeddings"])
+        got = self.collection.get(ids=ids, include=["embeddings"])
         return list(got["ids"]), np.asarray(got["embeddings"], dtype=np.float32)
 
     def nearest(
-        self,
-        vector: list[float],
-        n: int,
-        *,
-        ids: list[str] | None = None,
-        embedded_only: bool = False,
+        self, vector: list[float], n: int, *, ids: list[str] | None = None
     ) -> list[tuple[str, str, dict[str, Any], float]]:
-        """The ``n`` chunks nearest to ``vector`` in the HNSW index, as (id, text, metadata,
-        cosine distance), best first; only among ``ids`` when given, and with ``embedded_only``
-        never a chunk whose embedding is still a placeholder (see :meth:`set_vectors`)."""
+        """The ``n`` embedded chunks nearest to ``vector`` in the HNSW index, as (id, text,
+        metadata, cosine distance), best first; only among ``ids`` when given."""
         got = self.collection.query(
             query_embeddings=[vector],
             n_results=n,
             ids=ids,
-            where=EMBEDDED if embedded_only else None,
             include=["documents", "metadatas", "distances"],
         )
         return [
@@ -386,24 +478,9 @@ class Store:
             )
         ]
 
-    def texts(self, ids: list[str]) -> dict[str, str]:
-        """The stored (embedded) text of these chunks, by id."""
-        got = self.collection.get(ids=ids, include=["documents"])
-        return {cid: doc or "" for cid, doc in zip(got["ids"], got["documents"], strict=True)}
-
-    def set_vectors(self, ids: list[str], embeddings: list[list[float]]) -> None:
-        """Replace the placeholder vectors a first ingest phase wrote with the real ones, and
-        mark the chunks embedded (``pdq_vec: 1``; placeholders carry ``pdq_vec: 0``)."""
-        for i in range(0, len(ids), WRITE_BATCH):
-            sl = slice(i, i + WRITE_BATCH)
-            self.collection.update(
-                ids=ids[sl],
-                embeddings=embeddings[sl],
-                metadatas=[{VEC_FLAG: 1} for _ in ids[sl]],
-            )
-
     def count(self) -> int:
-        return self.collection.count() if self.collection is not None else 0
+        """Chunks stored, embedded or not yet."""
+        return sum(c.count() for c in self._collections())
 
     def size_bytes(self) -> int:
         """Bytes on local disk (in server mode: the manifest and indexes only)."""

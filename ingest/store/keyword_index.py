@@ -1,6 +1,7 @@
 """The BM25 keyword index over the same chunks as the Chroma collection (for hybrid search).
 
-Built with ``bm25s`` (sparse matrices, fast) from the chunk texts in Chroma (a mail's chunks also
+Built with ``bm25s`` (sparse matrices, fast) from the chunk texts in Chroma (embedded or still
+staged by an ingest's first phase) (a mail's chunks also
 carry its whole To/Cc list here, which the embedded text shortens), English stopwords
 and a Snowball stemmer, and saved in ``<store>/bm25/`` with the chunk ids and the few metadata
 fields that filters use (kind, date, sender, thread...), so keyword hits can be filtered exactly
@@ -263,35 +264,23 @@ def keyword_text(doc: str, meta: dict | None) -> str:
     return f"{text}\n{' '.join(sorted(words))}" if words else text
 
 
-def _read_all(collection: Any) -> tuple[list[str], list[str], list[dict]]:
-    ids: list[str] = []
-    docs: list[str] = []
-    metas: list[dict] = []
-    offset = 0
-    while True:
-        got = collection.get(include=["documents", "metadatas"], limit=PAGE, offset=offset)
-        if not got["ids"]:
-            break
-        ids += got["ids"]
-        docs += [
-            keyword_text(d or "", m)
-            for d, m in zip(got["documents"], got["metadatas"], strict=True)
-        ]
-        metas += [
-            {k: m.get(k) for k in FILTER_FIELDS if m and m.get(k) is not None}
-            for m in got["metadatas"]
-        ]
-        offset += len(got["ids"])
-    return ids, docs, metas
+def _read_all(store: Any) -> tuple[list[str], list[str], list[dict]]:
+    """Every chunk of the store, embedded or not yet: ids, indexed texts, filter fields."""
+    ids, docs, metas = store.all_chunks(PAGE)
+    return (
+        ids,
+        [keyword_text(d, m) for d, m in zip(docs, metas, strict=True)],
+        [{k: m.get(k) for k in FILTER_FIELDS if m.get(k) is not None} for m in metas],
+    )
 
 
-def build(collection: Any, generation: str) -> KeywordIndex:
-    """Index every chunk in the collection."""
+def build(store: Any, generation: str) -> KeywordIndex:
+    """Index every chunk of a :class:`~ingest.store.Store`."""
     bm25s = _bm25s()
 
     logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on itself
     t0 = time.perf_counter()
-    ids, docs, metas = _read_all(collection) if collection is not None else ([], [], [])
+    ids, docs, metas = _read_all(store) if store.collection is not None else ([], [], [])
     stemmer = _stemmer()
     retriever = bm25s.BM25(backend="numpy")  # same scores in every process, numba or not
     if docs:
@@ -346,12 +335,12 @@ def load(store: Path) -> KeywordIndex | None:
     return KeywordIndex(retriever, data["ids"], data["meta"], data["generation"], _stemmer())
 
 
-def sync(store_path: Path, collection: Any, generation: str) -> KeywordIndex:
+def sync(store_path: Path, store: Any, generation: str) -> KeywordIndex:
     """Make sure the saved index matches ``generation``; rebuild and save it when not."""
     current = load(store_path)
     if current is not None and current.generation == generation:
         return current
-    index = build(collection, generation)
+    index = build(store, generation)
     try:
         save(index, store_path)
     except OSError as exc:  # a read-only store still searches, from memory
@@ -360,10 +349,10 @@ def sync(store_path: Path, collection: Any, generation: str) -> KeywordIndex:
 
 
 def build_for(store: Any, generation: str) -> KeywordIndex:
-    """Index every chunk of a :class:`~ingest.store.Store`."""
-    return build(store.collection, generation)
+    """Index every chunk of a :class:`~ingest.store.Store`, embedded or not yet."""
+    return build(store, generation)
 
 
 def sync_for(store: Any, generation: str) -> KeywordIndex:
     """:func:`sync` for a :class:`~ingest.store.Store`."""
-    return sync(store.path, store.collection, generation)
+    return sync(store.path, store, generation)
