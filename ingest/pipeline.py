@@ -103,9 +103,7 @@ class _Run:
         self.flush_seconds = 0.0  # time spent in flush(), kept out of the parse timing
         self.started = time.perf_counter()
         # None in a dry run: nothing is written
-        self.writer = (
-            Writer(store, embedder, lambda: self.chunker, report) if store is not None else None
-        )
+        self.writer = Writer(store, lambda: self.chunker, report) if store is not None else None
 
     @property
     def chunker(self) -> Chunker:
@@ -157,6 +155,9 @@ class _Run:
                 state.tail_hash = _tail_hash(src.path, stat.st_size)
             except OSError as exc:  # the user's file, not the store: a per-file failure
                 self.problem(Problem(state.path, "unreadable", exc.strerror or str(exc)))
+                state.failed = "unreadable"
+                # recorded as failed (retried by the next sync), its stored items kept
+                self.finished.append(PendingSource(state, None))
                 return
             if (
                 known
@@ -170,10 +171,14 @@ class _Run:
                 start = known.size
                 links_before = None  # append: everything read before stays
         pending = PendingSource(state, links_before)
+        got_items = False
         for result in read_source(src, self.settings, start=start):
             for p in result.problems:
                 self.problem(p)
                 state.problems += 1
+                if not p.unsupported and not state.failed:
+                    state.failed = p.reason
+            got_items = got_items or bool(result.items)
             for item in result.items:
                 locator = str(item.meta.get("locator") or state.path)
                 folder = src.folder if item.kind in ("email", "attachment") else ""
@@ -181,6 +186,8 @@ class _Run:
                 self.add(item, state.path, locator, folder)
             if self.batch_chunks >= FLUSH_CHUNKS:
                 self.flush()
+        if got_items:
+            state.failed = ""  # a message of an mbox failed, not the file: no need to retry
         self.report.files_parsed += 1
         self.report.timings["parse"] += (
             time.perf_counter() - t0 - (self.flush_seconds - flushed_before)
@@ -315,6 +322,7 @@ def ingest_paths(
             known: dict[str, SourceState] = store.manifest.sources_under(roots)
             _run_sources(run, roots, store_dir, known)
             store.manifest.set_meta(last_sync=time.time())
+            _record_roots(store, roots)
             t0 = time.perf_counter()
             sync_keyword_index(store)
             report.timings["index"] += time.perf_counter() - t0
@@ -337,6 +345,92 @@ def ingest_paths(
     return report
 
 
+def _record_roots(store: Store, roots: list[Path]) -> None:
+    """Remember what was ingested (``pdq sync`` re-syncs it); a path inside a recorded root is
+    that root's business, not a root of its own."""
+    m = store.manifest
+    known = [Path(p) for p in m.root_paths()]
+    new = [r for r in roots if not any(r != k and r.is_relative_to(k) for k in known)]
+    with m.transaction():
+        m.record_roots([str(r) for r in new], time.time())
+        for r in roots:  # ingesting a forgotten sub-path by hand brings it back
+            m.db.execute("DELETE FROM forgotten WHERE path = ?", (str(r),))
+
+
+def sync_roots(
+    settings: Settings, *, embedder: Embedder | None = None, progress: Progress | None = None
+) -> IngestReport:
+    """Ingest again every root the store remembers (``pdq sync``). A root that is gone from
+    disk (an unmounted drive?) is reported and its items kept: ``pdq forget`` removes them."""
+    store_dir = settings.store.expanduser().resolve()
+    if not (store_dir / "manifest.sqlite").exists():
+        raise IngestError(f"no pdq store at {store_dir}: run `pdq ingest PATH` first")
+    store = Store.open(
+        store_dir,
+        create=False,
+        chroma_url=settings.chroma_url,
+        collection=settings.chroma_collection,
+    )
+    try:
+        roots = store.manifest.root_paths()
+    finally:
+        store.close()
+    if not roots:
+        raise IngestError("nothing to sync: no folder was ingested into this store yet")
+    here = [r for r in roots if Path(r).exists()]
+    missing = [r for r in roots if not Path(r).exists()]
+    report = (
+        ingest_paths(here, settings, embedder=embedder, progress=progress)
+        if here
+        else IngestReport(store=str(store_dir))
+    )
+    for r in missing:
+        report.failures.append(
+            Failure(r, "missing", "not found (items kept; `pdq forget PATH` removes them)")
+        )
+    return report
+
+
+def _no_chunker() -> Chunker:
+    raise AssertionError("forgetting writes no chunks")
+
+
+def forget_path(path: str | Path, settings: Settings) -> IngestReport:
+    """Remove a root (or a folder or file inside one) and every item that came only from it;
+    items also found elsewhere (a message in two folders) stay. ``pdq sync`` then skips it."""
+    from ingest.core.privacy import apply_offline_env
+
+    apply_offline_env()
+    t0 = time.perf_counter()
+    target = Path(path).expanduser().resolve()
+    store_dir = settings.store.expanduser().resolve()
+    report = IngestReport(store=str(store_dir))
+    if not (store_dir / "manifest.sqlite").exists():
+        raise IngestError(f"no pdq store at {store_dir}: run `pdq ingest PATH` first")
+    with StoreLock(store_dir):
+        store = Store.open(
+            store_dir,
+            create=False,
+            chroma_url=settings.chroma_url,
+            collection=settings.chroma_collection,
+        )
+        try:
+            m = store.manifest
+            sources = m.sources_under([target])
+            with m.transaction():
+                known = m.forget_root(str(target))
+            if not known and not sources:
+                raise IngestError(f"{target} is not in this store (see `pdq sources` for what is)")
+            writer = Writer(store, _no_chunker, report)  # removes only: nothing is chunked
+            for src in sorted(sources):
+                writer.remove_source(src)
+            sync_keyword_index(store)
+        finally:
+            store.close()
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
 def _roots(paths: Iterable[str | Path]) -> list[Path]:
     roots = []
     for p in paths:
@@ -354,10 +448,13 @@ def _run_sources(
 ) -> None:
     sources: list[SourceFile] = []
     seen: set[str] = set()
+    forgotten = [Path(p) for p in run.store.manifest.forgotten()] if run.store else []
     for root in roots:
         for src in walk(root):
             key = str(src.path)
             if key in seen or src.path.is_relative_to(store_dir):
+                continue
+            if any(src.path.is_relative_to(f) for f in forgotten):  # `pdq forget` removed it
                 continue
             seen.add(key)
             sources.append(src)
@@ -376,6 +473,7 @@ def _run_sources(
             and old.size == st.st_size
             and old.mtime_ns == st.st_mtime_ns
             and old.kind == src.kind
+            and not old.failed  # a file that failed is tried again
         ):
             run.report.files_skipped_unchanged += 1
             run.writer.count_unchanged(str(src.path))

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ingest.chunking import Chunk, Chunker
-from ingest.embedding import Embedder
 from ingest.items import Item
 from ingest.report import IngestReport
 from ingest.store import Store
@@ -36,11 +35,8 @@ class PendingSource:
 class Writer:
     """Writes one ingest run's rounds to the store, journaled."""
 
-    def __init__(
-        self, store: Store, embedder: Embedder, chunker: Callable[[], Chunker], report: IngestReport
-    ) -> None:
+    def __init__(self, store: Store, chunker: Callable[[], Chunker], report: IngestReport) -> None:
         self.store = store
-        self.embedder = embedder
         self.chunker = chunker
         self.report = report
         self.changed = False  # chunks written, deleted or re-labelled in this run

@@ -57,6 +57,7 @@ def _pairs(history: History | None, limit: int) -> list[tuple[str, str]]:
 _RELAXED = {
     "dates": "nothing dated {v} matched, so matches from any date are shown",
     "from": "nothing from {v} matched, so matches from anyone are shown",
+    "to": "nothing sent to {v} matched, so matches to anyone are shown",
 }
 
 

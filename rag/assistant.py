@@ -36,6 +36,7 @@ from .status import StoreStatus, read_status
 if TYPE_CHECKING:
     from ingest.pipeline import Progress
     from ingest.report import IngestReport
+    from ingest.store.manifest import Root
 
     from .retrieval import Retrieval, Retriever
 
@@ -163,6 +164,31 @@ class Assistant:
         if rebuild:
             self.close()  # the collection was re-created: reopen on next use
         return report
+
+    def sync(self, *, progress: Progress | None = None) -> IngestReport:
+        """Ingest again every folder and file this store was given (``pdq sync``): new, changed
+        and deleted items, and files that failed last time."""
+        from ingest.pipeline import sync_roots
+
+        return sync_roots(self.settings, embedder=self.embedder, progress=progress)
+
+    def sources(self) -> list[Root]:
+        """The folders and files this store was given, with items, files and failures."""
+        store = self.store
+        return store.manifest.roots()
+
+    def forget(self, path: str | Path) -> IngestReport:
+        """Remove a folder (or a file, or a sub-folder of one) and every item only it held."""
+        from ingest.pipeline import forget_path
+
+        return forget_path(path, self.settings)
+
+    def conversation(self, thread_id: str) -> list[Source]:
+        """Every stored message of one thread, oldest first (from metadata; no model)."""
+        from .listings import list_items
+
+        found = list_items(self.store, {"thread_id": thread_id}, self.settings.timezone, 500)
+        return [s for s in found if s.kind == "email"]
 
     def status(self) -> StoreStatus:
         """What the store holds (no model is loaded)."""

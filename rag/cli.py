@@ -158,6 +158,116 @@ def _with_progress(a: Any, paths: list[Path], rebuild: bool, dry_run: bool) -> A
 
 
 @app.command()
+def sync(
+    store: StoreOpt = None,
+    chroma_url: ChromaOpt = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Re-sync every folder and file ingested into the store (no paths needed): new, changed
+    and deleted mail, and files that failed last time."""
+    _setup_logging(debug)
+    try:
+        a = _assistant(store, debug, chroma_url=chroma_url)
+        report = a.sync()
+    except PdqError as exc:
+        _fail(exc, debug)
+        return
+    except KeyboardInterrupt:
+        typer.echo("pdq: interrupted; everything stored so far is kept.", err=True)
+        raise typer.Exit(130) from None
+    typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else str(report))
+
+
+@app.command()
+def watch(
+    store: StoreOpt = None,
+    polling: Annotated[
+        bool, typer.Option("--poll", help="Poll for changes instead of filesystem events.")
+    ] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Keep the store in step with its folders: sync whatever changes, as it changes (Ctrl-C
+    stops; the store stays consistent)."""
+    _setup_logging(debug)
+    from ingest.watch import watch as follow
+
+    def said(report: Any) -> None:
+        t = report.totals
+        if t["new"] or t["updated"] or t["removed"] or report.failed:
+            failed = f", {report.failed} failed" if report.failed else ""
+            typer.echo(
+                f"synced: +{t['new']} new, {t['updated']} updated, -{t['removed']} removed{failed}"
+            )
+
+    try:
+        a = _assistant(store, debug)
+        typer.echo(f"watching the sources of {a.settings.store} (Ctrl-C stops)")
+        follow(a.settings, embedder=a.embedder, polling=polling, on_sync=said)
+    except PdqError as exc:
+        _fail(exc, debug)
+        return
+    except KeyboardInterrupt:
+        typer.echo("pdq: stopped watching; the store is consistent.", err=True)
+
+
+@app.command()
+def sources(
+    store: StoreOpt = None,
+    chroma_url: ChromaOpt = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """The folders and files this store was given: items, files, last sync, failures."""
+    import time as _time
+    from dataclasses import asdict
+
+    _setup_logging(debug)
+    try:
+        roots = _assistant(store, debug, chroma_url=chroma_url).sources()
+    except PdqError as exc:
+        _fail(exc, debug)
+        return
+    if as_json:
+        typer.echo(json.dumps([asdict(r) for r in roots], indent=2))
+        return
+    if not roots:
+        typer.echo("No sources yet: `pdq ingest PATH` adds one.")
+    for r in roots:
+        when = _time.strftime("%Y-%m-%d %H:%M", _time.localtime(r.last_sync or r.added))
+        typer.echo(f"{r.path}\n  {r.items} items from {r.files} files · last sync {when}")
+        for path, why in r.failed:
+            typer.echo(f"  ✗ {path}: {why} (tried again by `pdq sync`)")
+
+
+@app.command()
+def forget(
+    path: Annotated[
+        Path, typer.Argument(help="A folder or file given to `pdq ingest` (or inside one).")
+    ],
+    store: StoreOpt = None,
+    chroma_url: ChromaOpt = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Remove a source and every item that came only from it (items also found elsewhere stay)."""
+    _setup_logging(debug)
+    try:
+        report = _assistant(store, debug, chroma_url=chroma_url).forget(path)
+    except PdqError as exc:
+        _fail(exc, debug)
+        return
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    removed = report.totals["removed"]
+    typer.echo(
+        f"forgot {path}: {removed} items removed ({report.chunks_removed} chunks), "
+        f"{report.files_removed} files; `pdq sync` will not read it again"
+    )
+
+
+@app.command()
 def status(
     store: StoreOpt = None,
     chroma_url: ChromaOpt = None,
@@ -208,7 +318,11 @@ ModeOpt = Annotated[
 
 
 def _filters(
-    since: str | None, until: str | None, kind: list[str] | None, sender: str | None
+    since: str | None,
+    until: str | None,
+    kind: list[str] | None,
+    sender: str | None,
+    more: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     f: dict[str, Any] = {
         k: v
@@ -217,10 +331,25 @@ def _filters(
             "until": until,
             "kinds": kind or None,
             "sender": sender,
+            **(more or {}),
         }.items()
         if v
     }
     return f or None
+
+
+ToOpt = Annotated[
+    str | None, typer.Option("--to", help="Only mail to/cc this person (name or address).")
+]
+FolderOpt = Annotated[
+    list[str] | None, typer.Option("--folder", help="Only mail in this folder; repeatable.")
+]
+ThreadOpt = Annotated[
+    str | None, typer.Option("--thread", help="Only this conversation (a source's thread id).")
+]
+SubjectOpt = Annotated[
+    str | None, typer.Option("--subject", help="Only items whose subject/title contains this.")
+]
 
 
 def _echo_piece(piece: str) -> None:
@@ -258,18 +387,27 @@ def ask(
     until: UntilOpt = None,
     kind: KindOpt = None,
     sender: SenderOpt = None,
+    to: ToOpt = None,
+    folder: FolderOpt = None,
+    thread: ThreadOpt = None,
+    subject: SubjectOpt = None,
     k: KOpt = None,
     mode: ModeOpt = None,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Answer a question from your store, streaming the answer, then its sources."""
+    more = {"to": to, "folder": folder, "thread": thread, "subject": subject}
     _setup_logging(debug)
     try:
         a = _assistant(store, debug, now=now, chroma_url=chroma_url)
         answer = None
         for piece in a.stream(
-            question, filters=_filters(since, until, kind, sender), k=k, mode=mode, backend=backend
+            question,
+            filters=_filters(since, until, kind, sender, more),
+            k=k,
+            mode=mode,
+            backend=backend,
         ):
             if isinstance(piece, str):
                 if not as_json:
@@ -305,17 +443,22 @@ def search(
     until: UntilOpt = None,
     kind: KindOpt = None,
     sender: SenderOpt = None,
+    to: ToOpt = None,
+    folder: FolderOpt = None,
+    thread: ThreadOpt = None,
+    subject: SubjectOpt = None,
     k: Annotated[int, typer.Option("-k", help="How many results.")] = 10,
     mode: ModeOpt = None,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Ranked sources for a query, with scores and the filters applied (no language model)."""
+    more = {"to": to, "folder": folder, "thread": thread, "subject": subject}
     _setup_logging(debug)
     try:
         a = _assistant(store, debug, now=now, chroma_url=chroma_url)
         a.warm_up()
-        found = a.retrieve(query, k, _filters(since, until, kind, sender), mode=mode)
+        found = a.retrieve(query, k, _filters(since, until, kind, sender, more), mode=mode)
         plan = found.plan
     except PdqError as exc:
         _fail(exc, debug)

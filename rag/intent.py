@@ -52,6 +52,13 @@ SENDER_PATTERNS = [
         r"\b([A-Z][\w'.-]+)'s (?:e-?mails?|mails?|messages?|reply|note|last (?:e-?mail|message))"
     ),
 ]
+# "what did I send to Anna?", "mail I sent to Anna Lee", "emails to Ben about the offsite"
+RECIPIENT_PATTERNS = [
+    re.compile(
+        r"\b(?:send|sent|wrote|write|written|emailed|e-?mails?|mails?|forwarded|replied|messages?)"
+        r"\b(?:\s+\w+){0,3}?\s+to ([A-Z][\w'.-]+(?: [A-Z][\w'.-]+)?)"
+    ),
+]
 # A time phrase scopes *when the item happened* ("mail from last week", "what did Anna say
 # yesterday", "meetings in March") when the question is about mail or the calendar, or the phrase
 # is relative to today; a full date with a year, or a span like "in 10 days", inside a question
@@ -182,6 +189,22 @@ def time_role(question: str, phrase: str) -> str:
     return "content"
 
 
+def _recipients_from(question: str, senders: SenderDirectory, filters: Filters) -> Filters:
+    """ "what did I send to Anna?": the addresses known for the name, and the name as written
+    in To/Cc (soft: relaxed when nothing matches)."""
+    for pat in RECIPIENT_PATTERNS:
+        m = pat.search(question)
+        if not m or m.group(1).lower() in NOT_NAMES:
+            continue
+        who = m.group(1)
+        addrs = senders.resolve(who)
+        if addrs:
+            return filters.with_(
+                recipients=tuple(sorted({*addrs, who.lower()})), recipient_from_question=True
+            )
+    return filters
+
+
 def analyze(
     question: str,
     now: datetime,
@@ -214,6 +237,9 @@ def analyze(
                     senders=addrs, sender_label=senders.label(addrs), sender_from_question=True
                 )
                 break
+
+    if senders is not None and not base.recipients:
+        filters = _recipients_from(question, senders, filters)
 
     listing = ""
     leftover = _content_words(search)

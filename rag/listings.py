@@ -3,7 +3,9 @@ in time order) and the open to-dos (by due date, overdue marked, undated last)."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from ingest.store import Store
 
@@ -11,12 +13,21 @@ from .answer import Source
 from .filters import Filters
 
 
-def list_items(store: Store, where: dict | None, tz: str, limit: int = 60) -> list[Source]:
-    """One source per stored item matching ``where`` (a Chroma filter), in date order (undated
-    last), read from the metadata alone: no model, no vectors."""
+def list_items(
+    store: Store,
+    where: dict | None,
+    tz: str,
+    limit: int = 60,
+    keep: Callable[[dict[str, Any]], bool] | None = None,
+) -> list[Source]:
+    """One source per stored item matching ``where`` (a Chroma filter) and ``keep`` (for what
+    ``where`` cannot say, e.g. a recipient), in date order (undated last), read from the
+    metadata alone: no model, no vectors."""
     seen: set[str] = set()
     sources: list[Source] = []
     for cid, doc, meta in store.chunks_where(where):
+        if keep is not None and not keep(meta):
+            continue
         iid = meta.get("item_id", cid)
         if iid in seen:
             continue

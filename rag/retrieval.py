@@ -248,6 +248,12 @@ class Retriever:
             )
             cands = self._ranked(wide, q)
             relaxed += ["from"] if cands else []
+        if not cands and plan.filters.recipient_from_question:  # "sent to Anna" found nothing
+            wide = replace(
+                plan, filters=plan.filters.with_(recipients=(), recipient_from_question=False)
+            )
+            cands = self._ranked(wide, q)
+            relaxed += ["to"] if cands else []
         if plan.filters.time is not None:
             cands, expanded = series_in_range(cands, plan, self.settings.timezone)
             if expanded and "dates" in relaxed:
@@ -266,7 +272,14 @@ class Retriever:
     def listing(self, plan: Plan, *, limit: int = 60) -> list[Source]:
         """Events in the plan's range (time order) or open to-dos (by due date, undated last),
         from the metadata alone."""
-        items = list_items(self.store, plan.filters.where(), self.settings.timezone, limit)
+        f = plan.filters
+        items = list_items(
+            self.store,
+            f.where(),
+            self.settings.timezone,
+            limit,
+            f.match if f.beyond_where else None,
+        )
         tr = plan.filters.time
         if plan.listing != "schedule" or tr is None:
             return items

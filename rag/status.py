@@ -34,6 +34,8 @@ class StoreStatus:
     # all): an ingest embeds after storing, newest first
     semantic_index: dict[str, int] = field(default_factory=dict)
     embedding_engine: str | None = None  # what embedded them last: onnx, torch, remote
+    # files that could not be read (path, reason); every sync tries them again
+    failed_files: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def semantic_line(self) -> str:
@@ -69,6 +71,11 @@ class StoreStatus:
             + (f", {self.embedding_engine}" if self.embedding_engine else "")
             + f"), chunker {self.chunker}"
         )
+        if self.failed_files:
+            lines.append(f"  failed files ({len(self.failed_files)}, tried again by `pdq sync`):")
+            lines += [f"    ✗ {p}: {why}" for p, why in self.failed_files[:10]]
+            if len(self.failed_files) > 10:
+                lines.append(f"    … {len(self.failed_files) - 10} more")
         if self.semantic_line:
             lines.append(f"  {self.semantic_line}; `pdq ingest` finishes it")
         lines.append(f"  size: {self.size_mb:.1f} MB   last sync: {self.last_sync or 'never'}")
@@ -124,6 +131,7 @@ def read_status(store_dir: Path, *, chroma_url: str = "", collection: str = "pdq
                 zip(("embedded_items", "items"), m.embedding_progress(), strict=True)
             ),
             embedding_engine=m.get_meta("embedding_engine"),
+            failed_files=m.failed_sources(),
         )
     finally:
         store.close()

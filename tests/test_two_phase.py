@@ -174,3 +174,21 @@ def test_progress_shows_both_phases(tmp_path, settings, hash_embedder):
     assert job.describe().startswith("1/2 reading:") and 0 < job.fraction <= 1
     job.progress = events[-1]
     assert job.describe().startswith("2/2 semantic index: 30 of 30 items") and job.fraction == 1
+
+
+def test_a_reader_opened_before_the_first_ingest_sees_it(tmp_path, settings, tokenizer):
+    """The page (or a notebook) may open the store before anything is in it: once an ingest
+    has written, its questions find what was written."""
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "a.md").write_text("# Shed\n\nThe shed key is under the blue pot.\n")
+    (notes / "b.md").write_text("# Bike\n\nThe bike lock code is 4411.\n")
+    ingest_paths([notes / "b.md"], settings, embedder=HashEmbedder(tokenizer))  # store exists
+    store = Store.open(settings.store, create=False)
+    store.collection = None  # as a reader that opened it before the collection existed
+    try:
+        ingest_paths([notes], settings, embedder=HashEmbedder(tokenizer))
+        titles = {m["title"] for _, _, m in store.chunks_where(None)}
+        assert len(titles) == 2 and any(t.endswith("a.md") for t in titles)
+    finally:
+        store.close()

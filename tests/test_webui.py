@@ -191,6 +191,13 @@ def test_ask_streams_an_answer_with_source_cards(on_sample):
     assert "Dr. Emma Hughes" in texts(first.markdown)
     assert first.get("download_button")
 
+    # the whole conversation, oldest first: the booking and its rescheduling reply
+    before = len(first.markdown)
+    first.toggle[1].set_value(True).run()
+    first = [e for e in at.expander if e.label.startswith("✉️ [1]")][0]
+    assert len(first.markdown) >= before + 4  # at least two messages: a header and a text each
+    assert "Re: Your appointment" in texts(first.markdown)
+
     # a follow-up uses the conversation; details show timings and scores
     at.toggle(key="o_details").set_value(True).run()
     ask(at, "And who is it with?")
@@ -390,3 +397,46 @@ def test_glance_and_item_api(sample_assistant):
 
 
 assert SAMPLE.is_dir()
+
+
+def test_keep_in_sync_toggle_follows_the_folders(tmp_path, monkeypatch, hash_embedder):
+    """The sidebar's "Keep in sync" starts a watcher on the store's folders; a new note shows up
+    without an ingest; switching it off stops the watcher."""
+    import threading
+    import time
+
+    from ingest.core.settings import load_settings
+    from ingest.pipeline import ingest_paths
+    from ingest.store import Store
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "a.md").write_text("# Shed\n\nThe shed key is under the blue pot.\n")
+    store = tmp_path / "store"
+    ingest_paths([notes], load_settings(store=store), embedder=hash_embedder)
+    monkeypatch.setenv("PDQ_STORE", str(store))
+    monkeypatch.setattr("rag.assistant.make_embedder", lambda settings: hash_embedder)
+
+    def watching() -> bool:
+        return any(t.name == "pdq-watch" and t.is_alive() for t in threading.enumerate())
+
+    def stored() -> int:
+        s = Store.open(store, create=False)
+        try:
+            return len(s.chunks_where(None))
+        finally:
+            s.close()
+
+    at = page()
+    at.toggle(key="o_keep_in_sync").set_value(True).run()
+    assert watching() and "Watching" in texts(at.sidebar.caption)
+    (notes / "b.md").write_text("# Bike\n\nThe bike lock code is 4411.\n")
+    end = time.monotonic() + 30
+    while time.monotonic() < end and stored() < 2:
+        time.sleep(0.2)
+    assert stored() == 2
+    at.toggle(key="o_keep_in_sync").set_value(False).run()
+    end = time.monotonic() + 30
+    while time.monotonic() < end and watching():
+        time.sleep(0.2)
+    assert not watching()

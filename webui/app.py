@@ -25,7 +25,7 @@ from rag.filters import KINDS
 from rag.generation import llama_cpp_available
 from rag.status import StoreStatus, read_status
 from webui import render
-from webui.jobs import IngestJobs, save_uploads
+from webui.jobs import IngestJobs, Watchers, save_uploads
 
 logger = logging.getLogger("pdq.webui")
 SAMPLE_DOCS = Path(__file__).resolve().parent.parent / "sample_docs"
@@ -51,6 +51,11 @@ def get_assistant(settings_json: str, _settings: Settings) -> Assistant:
 @st.cache_resource(show_spinner=False)
 def get_jobs() -> IngestJobs:
     return IngestJobs()
+
+
+@st.cache_resource(show_spinner=False)
+def get_watchers() -> Watchers:
+    return Watchers()
 
 
 @st.cache_data(ttl=10, show_spinner=False)
@@ -88,6 +93,10 @@ def sidebar(a: Assistant, status: StoreStatus) -> dict[str, Any]:
             format_func=lambda k: f"{KIND_ICONS.get(k, '')} {render.KIND_LABELS.get(k, k)}",
         )
         sender = st.text_input("From (name or address)", key="f_sender", placeholder="e.g. Anna")
+        with st.expander("More mail filters", expanded=False):
+            to = st.text_input("Sent to (name or address)", key="f_to", placeholder="e.g. Anna")
+            folder = st.text_input("Folder", key="f_folder", placeholder="e.g. Work")
+            subject = st.text_input("Subject contains", key="f_subject")
 
         st.subheader("Answers")
         names = [
@@ -113,6 +122,7 @@ def sidebar(a: Assistant, status: StoreStatus) -> dict[str, Any]:
 
         with st.expander("Add mail and documents", expanded=False):
             ingest_form(a, "side")
+        keep_in_sync(a)
     filters: dict[str, Any] = {}
     if since:
         filters["since"] = since
@@ -122,7 +132,33 @@ def sidebar(a: Assistant, status: StoreStatus) -> dict[str, Any]:
         filters["kinds"] = list(kinds)
     if sender.strip():
         filters["sender"] = sender.strip()
+    for key, value in (("to", to), ("folder", folder), ("subject", subject)):
+        if value.strip():
+            filters[key] = value.strip()
+    if st.session_state.get("f_thread"):  # "Show the conversation" on a source card
+        filters["thread"] = st.session_state["f_thread"]
     return {"filters": filters, "backend": backend, "k": top_k, "details": details}
+
+
+def keep_in_sync(a: Assistant) -> None:
+    """The "Keep in sync" toggle: a watcher follows the store's folders while it is on."""
+    watchers = get_watchers()
+    w = watchers.get(a.settings.store)
+    on = st.toggle(
+        "Keep in sync",
+        value=bool(w and w.running),
+        key="o_keep_in_sync",
+        help="Watch the folders this store was given and add, update or remove mail as it "
+        "changes (like `pdq watch`).",
+    )
+    if on and not (w and w.running):
+        w = watchers.start(a)
+    elif not on and w and w.running:
+        watchers.stop(a.settings.store)
+    if w and w.error:
+        st.caption(render.md(w.error))
+    elif on and w:
+        st.caption(render.md(f"Watching · last sync {w.last}" if w.last else "Watching…"))
 
 
 # --- ingest -------------------------------------------------------------------------------------
@@ -266,6 +302,18 @@ def source_card(a: Assistant, s: Source, query: str, key: str, details: bool) ->
                 st.download_button(
                     f"Download {f.name}", data=f.read_bytes, file_name=f.name, key=f"dl_{key}"
                 )
+        if (
+            s.kind == "email"
+            and s.thread_id
+            and st.toggle("Show the conversation", key=f"conv_{key}")
+        ):
+            messages = a.conversation(s.thread_id)
+            with st.container(height=420):
+                for m in messages:
+                    view = a.item(m.item_id)
+                    st.markdown(f"**{render.md(m.header())}**")
+                    st.markdown(render.md(view.text if view else m.snippet))
+                    st.divider()
 
 
 def show_answer(a: Assistant, ans: Answer, turn: int, details: bool) -> None:

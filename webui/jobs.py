@@ -1,4 +1,5 @@
-"""Ingest runs started from the page, in a background thread so the page stays usable.
+"""Ingest runs started from the page, in a background thread so the page stays usable, and the
+page's "keep in sync" watcher (``ingest/watch.py`` in a thread).
 
 One :class:`IngestJobs` registry per server process (the page keeps it in ``st.cache_resource``)
 holds at most one running job per store; every browser session sees its progress and report.
@@ -97,6 +98,68 @@ class IngestJobs:
         job.thread = threading.Thread(target=run, name="pdq-ingest", daemon=True)
         job.thread.start()
         return job
+
+
+@dataclass
+class Watcher:
+    """A ``pdq watch`` running for the page ("keep in sync"): its thread, its stop switch and
+    what its last sync did."""
+
+    stop: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = field(default=None, repr=False)
+    last: str = ""  # "+1 new, 0 updated, -0 removed at 14:02"
+    error: str = ""
+
+    @property
+    def running(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+
+class Watchers:
+    """The page's watchers, one per store (kept in ``st.cache_resource``: one per server)."""
+
+    def __init__(self) -> None:
+        self._by_store: dict[str, Watcher] = {}
+        self._lock = threading.Lock()
+
+    def get(self, store: Path) -> Watcher | None:
+        return self._by_store.get(str(store))
+
+    def start(self, assistant: Any) -> Watcher:
+        from ingest.watch import watch
+
+        key = str(assistant.settings.store)
+        with self._lock:
+            w = self._by_store.get(key)
+            if w is not None and w.running:
+                return w
+            w = Watcher()
+            self._by_store[key] = w
+
+        def said(report: Any) -> None:
+            t = report.totals
+            w.last = (
+                f"+{t['new']} new, {t['updated']} updated, -{t['removed']} removed at "
+                + time.strftime("%H:%M:%S")
+            )
+
+        def run() -> None:
+            try:
+                watch(assistant.settings, embedder=assistant.embedder, stop=w.stop, on_sync=said)
+            except PdqError as exc:
+                w.error = str(exc)
+            except Exception as exc:  # keep the page alive, log it
+                logger.exception("keeping the store in sync failed")
+                w.error = f"sync stopped: {type(exc).__name__}: {exc}"
+
+        w.thread = threading.Thread(target=run, name="pdq-watch", daemon=True)
+        w.thread.start()
+        return w
+
+    def stop(self, store: Path) -> None:
+        w = self._by_store.get(str(store))
+        if w is not None:
+            w.stop.set()
 
 
 def uploads_dir(store: Path) -> Path:

@@ -52,6 +52,13 @@ class SourceFile:
     root: Path | None = None
 
 
+def trashed(name: str) -> bool:
+    """A Maildir message the mail client marked deleted: the T ("trashed") flag in its name's
+    info part (``1733.M1P2.host:2,ST``). It stays on disk until the client expunges it."""
+    _, sep, flags = name.rpartition(":2,")
+    return bool(sep) and "T" in flags
+
+
 def is_maildir(d: Path) -> bool:
     return (d / "cur").is_dir() and (d / "new").is_dir()
 
@@ -164,6 +171,8 @@ def walk(root: Path) -> Iterator[SourceFile]:
             for sub in ("cur", "new"):
                 for name in sorted(os.listdir(d / sub)):
                     p = d / sub / name
+                    if trashed(name):  # deleted in the mail client, not yet expunged
+                        continue
                     if not name.startswith(".") and p.is_file() and not ignored(p):
                         yield SourceFile(p, "message", folder, root)
             # descend only into Maildir++ subfolders and ordinary folders, never cur/new/tmp

@@ -8,6 +8,7 @@ mbox streams) and one for any other file. A file that cannot be read at all beco
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -90,8 +91,24 @@ def _mail_context(src: SourceFile, settings: Settings, locator: str) -> MailCont
     )
 
 
+_STATUS = re.compile(rb"^(X-Status|Status):[ \t]*([A-Za-z]*)", re.MULTILINE | re.IGNORECASE)
+_MOZILLA = re.compile(rb"^X-Mozilla-Status:[ \t]*([0-9A-Fa-f]{4})", re.MULTILINE | re.IGNORECASE)
+
+
+def marked_deleted(raw: bytes) -> bool:
+    """An mbox message the mail client marked deleted but has not expunged yet: mutt's and
+    Pine's ``Status``/``X-Status: D``, Thunderbird's ``X-Mozilla-Status`` expunged bit (0x0008)."""
+    head = raw.split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0]
+    if any(b"D" in flags for _, flags in _STATUS.findall(head)):
+        return True
+    m = _MOZILLA.search(head)
+    return m is not None and bool(int(m.group(1), 16) & 0x0008)
+
+
 def _mbox(src: SourceFile, settings: Settings, start: int) -> Iterator[ParseResult]:
     for offset, raw in iter_mbox(src.path, start):
+        if marked_deleted(raw):  # deleted in the mail client: not searchable any more
+            continue
         loc = f"{src.path}#{offset}"
         try:
             with time_limit(settings.max_file_seconds):  # per message (its attachments included)

@@ -25,19 +25,18 @@ import os
 import socket
 import threading
 import uuid
-import zlib
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from ingest.core.errors import NoStoreError, StoreError, StoreMismatchError
 from ingest.store.manifest import Manifest
+from ingest.store.staging import STAGING_SUFFIX, Staging, collection_or_none
 
 logger = logging.getLogger(__name__)
 
 COLLECTION = "pdq"
 WRITE_BATCH = 1000  # chunks per Chroma upsert
-STAGING_SUFFIX = ".staging"  # the collection of chunks waiting for their embedding
 
 
 def prepare_dir(store: Path) -> None:
@@ -130,13 +129,6 @@ def _check(
         )
 
 
-def _get_collection(client: Any, name: str) -> Any:
-    """The collection, or None when there is none of that name (any other failure raises)."""
-    if name not in [getattr(c, "name", c) for c in client.list_collections()]:
-        return None
-    return client.get_collection(name, embedding_function=None)
-
-
 def _create_collection(
     client: Any,
     name: str,
@@ -171,7 +163,7 @@ def _writer_id(path: Path, manifest: Manifest) -> str:
     return f"{sid} {socket.gethostname()}:{path}"
 
 
-class Store:
+class Store(Staging):
     """Chroma collection + manifest. ``Store.open`` for reading and writing."""
 
     def __init__(
@@ -185,11 +177,23 @@ class Store:
     ) -> None:
         self.path = path
         self.client = client
-        self.collection = collection
+        self._collection = collection
         self.manifest = manifest
         self.url = url  # the Chroma server, or "" when embedded
         self.name = name
         self._staging: Any = None
+
+    @property
+    def collection(self) -> Any:
+        """The Chroma collection; looked up again while there is none yet (a reader opened
+        before the first ingest created it sees it once it exists)."""
+        if self._collection is None:
+            self._collection = collection_or_none(self.client, self.name)
+        return self._collection
+
+    @collection.setter
+    def collection(self, value: Any) -> None:
+        self._collection = value
 
     @property
     def where(self) -> str:
@@ -223,7 +227,7 @@ class Store:
             ) from exc
         try:
             client = _client(path, chroma_url)
-            coll = _get_collection(client, collection)
+            coll = collection_or_none(client, collection)
         except StoreError:
             manifest.close()
             raise
@@ -290,7 +294,7 @@ class Store:
         if chroma_url or (path / "chroma").exists():
             client = _client(path, chroma_url)
             for name in (collection, collection + STAGING_SUFFIX):
-                if _get_collection(client, name) is not None:
+                if collection_or_none(client, name) is not None:
                     client.delete_collection(name)
         for name in ("manifest.sqlite", "manifest.sqlite-wal", "manifest.sqlite-shm"):
             (path / name).unlink(missing_ok=True)
@@ -302,69 +306,6 @@ class Store:
 
     def close(self) -> None:
         self.manifest.close()
-
-    # --- staging: phase 1 of an ingest ----------------------------------------------------------
-    # Chunks are first stored without their vector in a second collection of one-dimensional
-    # points (nearly free for Chroma's HNSW, never met by a dense search); phase 2 moves them,
-    # embedded, into the main collection. Every read below sees both.
-    @property
-    def staging_name(self) -> str:
-        return self.name + STAGING_SUFFIX
-
-    def _staged_collection(self, create: bool = False, writing: bool = False) -> Any:
-        """The staging collection (None when there is none and ``create`` is false). Readers
-        look for it only while the manifest says items wait for their vectors; writers always
-        (a killed run may have left staged chunks its journal will have removed)."""
-        looking = create or writing or self.manifest.waiting_for_vectors()
-        if self._staging is None and looking:
-            self._staging = _get_collection(self.client, self.staging_name)
-            if self._staging is None and create:
-                self._staging = self.client.create_collection(
-                    self.staging_name, embedding_function=None, metadata={"pdq_staging": True}
-                )
-        return self._staging
-
-    def _collections(self, writing: bool = False) -> list[Any]:
-        staging = self._staged_collection(writing=writing)
-        return [c for c in (self.collection, staging) if c is not None]
-
-    def stage(self, ids: list[str], documents: list[str], metadatas: list[dict]) -> None:
-        """Store chunks (text and metadata) before they are embedded."""
-        staging = self._staged_collection(create=True)
-        for i in range(0, len(ids), WRITE_BATCH):
-            sl = slice(i, i + WRITE_BATCH)
-            staging.upsert(
-                ids=ids[sl],
-                embeddings=[[zlib.crc32(cid.encode()) / 2**32] for cid in ids[sl]],
-                documents=documents[sl],
-                metadatas=metadatas[sl],
-            )
-
-    def staged(self, ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
-        """Text and metadata of these chunks among those waiting for their vectors."""
-        staging = self._staged_collection()
-        if staging is None or not ids:
-            return {}
-        got = staging.get(ids=ids, include=["documents", "metadatas"])
-        return {
-            cid: (doc or "", meta or {})
-            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
-        }
-
-    def promote(
-        self,
-        ids: list[str],
-        embeddings: list[list[float]],
-        documents: list[str],
-        metadatas: list[dict],
-    ) -> None:
-        """Phase 2: embedded chunks into the main collection, then out of staging (a kill in
-        between leaves a chunk in both; reads prefer the main copy, the next run redoes it)."""
-        self.upsert(ids, embeddings, documents, metadatas)
-        staging = self._staged_collection(writing=True)
-        if staging is not None:
-            for i in range(0, len(ids), WRITE_BATCH):
-                staging.delete(ids=ids[i : i + WRITE_BATCH])
 
     # --- chunk writes ------------------------------------------------------------------------
     def upsert(

@@ -41,10 +41,13 @@ FILTER_FIELDS = (
     "title",
     "uid",
     "mentions",
+    "to",
+    "cc",
+    "folders",
 )
 PAGE = 5000
 FORMAT = (
-    4  # what keyword_text()/joined_terms() index and FILTER_FIELDS keep; another format is rebuilt
+    5  # what keyword_text()/joined_terms() index and FILTER_FIELDS keep; another format is rebuilt
 )
 
 
@@ -133,6 +136,16 @@ class KeywordIndex:
                 "kind": np.array([x.get("kind", "") for x in m], dtype=object),
                 "from_addr": np.array([x.get("from_addr", "") for x in m], dtype=object),
                 "not_done": np.array([x.get("done") is False for x in m], dtype=bool),
+                # lowercased, for substring filters (a name or an address)
+                "recipients": np.array(
+                    [f"{x.get('to') or ''}; {x.get('cc') or ''}".lower() for x in m], dtype=object
+                ),
+                "folders": np.array(
+                    [f"; {x.get('folder') or ''}; {x.get('folders') or ''}; ".lower() for x in m],
+                    dtype=object,
+                ),
+                "thread_id": np.array([x.get("thread_id", "") for x in m], dtype=object),
+                "title": np.array([str(x.get("title") or "").lower() for x in m], dtype=object),
             }
         return self._columns
 
@@ -144,10 +157,16 @@ class KeywordIndex:
         senders: tuple[str, ...] = (),
         open_todos: bool = False,
         keep_undated: bool = False,
+        recipients: tuple[str, ...] = (),
+        folders: tuple[str, ...] = (),
+        thread_id: str = "",
+        subject: str = "",
     ) -> Any:
         """Boolean array: the chunks inside ``[start, end)`` (epoch seconds), of ``kinds``, from
-        ``senders``, open to-dos — the same rules as the Chroma ``where`` clause. With
-        ``keep_undated``, chunks without a date (notes, documents) pass the date range."""
+        ``senders``, open to-dos, to/cc any of ``recipients`` (lowercase names or addresses), in
+        any of ``folders``, of one thread, with ``subject`` in the title — the same rules as
+        :meth:`rag.filters.Filters.match`. With ``keep_undated``, chunks without a date (notes,
+        documents) pass the date range."""
         import numpy as np
 
         c = self.columns
@@ -170,6 +189,16 @@ class KeywordIndex:
             out &= np.isin(c["from_addr"], list(senders))
         if open_todos:
             out &= c["not_done"]
+        if recipients:
+            out &= np.array([any(r in x for r in recipients) for x in c["recipients"]], dtype=bool)
+        if folders:
+            wanted = [f"; {f.lower()}; " for f in folders]
+            out &= np.array([any(w in x for w in wanted) for x in c["folders"]], dtype=bool)
+        if thread_id:
+            out &= c["thread_id"] == thread_id
+        if subject:
+            s = subject.lower()
+            out &= np.array([s in x for x in c["title"]], dtype=bool)
         return out
 
     def mentioning(self, start: float | None, end: float | None) -> Any:

@@ -12,6 +12,8 @@ Tables:
   killed mid-write leaves them here; the next run removes their chunks and re-ingests them, so
   the store never ends up with duplicates or half-written items.
 - ``meta``: what built the store (embedding model, dimension, chunker) and the last sync.
+- ``roots``: every folder or file given to ``pdq ingest`` (first and last sync), so ``pdq sync``
+  needs no paths; ``forgotten``: sub-paths of a root that ``pdq forget`` removed (skipped by sync).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS sources (
     path TEXT PRIMARY KEY, kind TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
     read_to INTEGER NOT NULL DEFAULT 0, tail_hash TEXT, problems INTEGER NOT NULL DEFAULT 0,
-    synced_at REAL NOT NULL
+    synced_at REAL NOT NULL, failed TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS items (
     item_id TEXT PRIMARY KEY, kind TEXT NOT NULL, content_hash TEXT NOT NULL,
@@ -42,6 +44,8 @@ CREATE TABLE IF NOT EXISTS links (
 CREATE INDEX IF NOT EXISTS links_by_source ON links(source);
 CREATE TABLE IF NOT EXISTS pending (item_id TEXT PRIMARY KEY, op TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS roots (path TEXT PRIMARY KEY, added REAL NOT NULL, last_sync REAL);
+CREATE TABLE IF NOT EXISTS forgotten (path TEXT PRIMARY KEY);
 """
 
 
@@ -54,6 +58,7 @@ class SourceState:
     read_to: int
     tail_hash: str | None
     problems: int
+    failed: str = ""  # why the whole file could not be read ("" when it was): read again next sync
 
 
 class _Links:
@@ -145,7 +150,87 @@ class _Summary:
         )
 
 
-class Manifest(_Links, _Summary):
+def _under(column: str) -> str:
+    """SQL: ``column`` is the path ``?`` or inside it (bind the path, its length + 1, path/)."""
+    return f"({column} = ? OR substr({column}, 1, ?) = ?)"
+
+
+def _under_args(path: str) -> tuple[str, int, str]:
+    return path, len(path.rstrip("/")) + 1, path.rstrip("/") + "/"
+
+
+@dataclass(slots=True)
+class Root:
+    """A folder or file given to ``pdq ingest``, with what it holds now."""
+
+    path: str
+    added: float
+    last_sync: float | None
+    items: int
+    files: int
+    failed: list[tuple[str, str]]  # (file, reason) of files that failed: retried by every sync
+
+
+class _Roots:
+    """The roots table and the forgotten sub-paths. Mixed into :class:`Manifest`."""
+
+    db: sqlite3.Connection
+
+    def record_roots(self, paths: Iterable[str], synced_at: float) -> None:
+        self.db.executemany(
+            "INSERT INTO roots(path, added, last_sync) VALUES(?, ?, ?) "
+            "ON CONFLICT(path) DO UPDATE SET last_sync=excluded.last_sync",
+            [(p, synced_at, synced_at) for p in paths],
+        )
+        for p in paths:  # ingesting a forgotten path again brings it back
+            self.db.execute(f"DELETE FROM forgotten WHERE {_under('path')}", _under_args(p))
+
+    def root_paths(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT path FROM roots ORDER BY path")]
+
+    def roots(self) -> list[Root]:
+        out = []
+        for path, added, last in self.db.execute("SELECT path, added, last_sync FROM roots"):
+            args = _under_args(path)
+            items = self.db.execute(
+                f"SELECT COUNT(DISTINCT item_id) FROM links WHERE {_under('source')}", args
+            ).fetchone()[0]
+            files = self.db.execute(
+                f"SELECT COUNT(*) FROM sources WHERE {_under('path')}", args
+            ).fetchone()[0]
+            failed = self.db.execute(
+                f"SELECT path, failed FROM sources WHERE failed != '' AND {_under('path')} "
+                "ORDER BY path",
+                args,
+            ).fetchall()
+            out.append(Root(path, added, last, int(items), int(files), [tuple(f) for f in failed]))
+        return sorted(out, key=lambda r: r.path)
+
+    def forget_root(self, path: str) -> bool:
+        """Forget ``path``: a root is dropped; a path inside a root is remembered as forgotten
+        (so sync skips it). False when ``path`` is neither a root nor inside one."""
+        if self.db.execute("DELETE FROM roots WHERE path = ?", (path,)).rowcount:
+            self.db.execute(f"DELETE FROM forgotten WHERE {_under('path')}", _under_args(path))
+            return True
+        for (root,) in self.db.execute("SELECT path FROM roots").fetchall():
+            if path.startswith(root.rstrip("/") + "/"):
+                self.db.execute("INSERT OR IGNORE INTO forgotten(path) VALUES(?)", (path,))
+                return True
+        return False
+
+    def forgotten(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT path FROM forgotten")]
+
+    def failed_sources(self) -> list[tuple[str, str]]:
+        return [
+            tuple(r)
+            for r in self.db.execute(
+                "SELECT path, failed FROM sources WHERE failed != '' ORDER BY path"
+            )
+        ]
+
+
+class Manifest(_Links, _Summary, _Roots):
     def __init__(self, path: Path) -> None:
         self.path = path
         self.db = sqlite3.connect(
@@ -163,6 +248,9 @@ class Manifest(_Links, _Summary):
             if "embedded" not in cols:
                 self.db.execute("ALTER TABLE items ADD COLUMN embedded INTEGER NOT NULL DEFAULT 1")
             self.db.execute("CREATE INDEX IF NOT EXISTS items_to_embed ON items(embedded, date)")
+            scols = {r[1] for r in self.db.execute("PRAGMA table_info(sources)")}
+            if "failed" not in scols:
+                self.db.execute("ALTER TABLE sources ADD COLUMN failed TEXT NOT NULL DEFAULT ''")
         except sqlite3.OperationalError:  # a read-only store: read as it is
             pass
 
@@ -197,7 +285,7 @@ class Manifest(_Links, _Summary):
         for root in roots:
             r = str(root)
             rows = self.db.execute(
-                "SELECT path, kind, size, mtime_ns, read_to, tail_hash, problems FROM sources "
+                "SELECT path, kind, size, mtime_ns, read_to, tail_hash, problems, failed FROM sources "
                 "WHERE path = ? OR substr(path, 1, ?) = ?",
                 (r, len(r) + 1, r.rstrip("/") + "/"),
             )
@@ -207,10 +295,11 @@ class Manifest(_Links, _Summary):
 
     def put_source(self, st: SourceState) -> None:
         self.db.execute(
-            "INSERT INTO sources(path, kind, size, mtime_ns, read_to, tail_hash, problems, synced_at) "
-            "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(path) DO UPDATE SET kind=excluded.kind, size=excluded.size, "
-            "mtime_ns=excluded.mtime_ns, read_to=excluded.read_to, tail_hash=excluded.tail_hash, "
-            "problems=excluded.problems, synced_at=excluded.synced_at",
+            "INSERT INTO sources(path, kind, size, mtime_ns, read_to, tail_hash, problems, synced_at, "
+            "failed) VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT(path) DO UPDATE SET kind=excluded.kind, "
+            "size=excluded.size, mtime_ns=excluded.mtime_ns, read_to=excluded.read_to, "
+            "tail_hash=excluded.tail_hash, problems=excluded.problems, synced_at=excluded.synced_at, "
+            "failed=excluded.failed",
             (
                 st.path,
                 st.kind,
@@ -220,6 +309,7 @@ class Manifest(_Links, _Summary):
                 st.tail_hash,
                 st.problems,
                 time.time(),
+                st.failed,
             ),
         )
 

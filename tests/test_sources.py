@@ -1,0 +1,210 @@
+"""The store remembers its sources: ``pdq sync`` re-syncs every root without paths, ``pdq forget``
+removes a root (or a sub-path) and what only it held, failed files are retried and listed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+
+from ingest.core.errors import IngestError
+from ingest.pipeline import forget_path, ingest_paths, sync_roots
+from rag import Assistant
+from tests.test_sync import mail, maildir
+
+
+def two_folders(tmp_path):
+    """Two Maildirs; message m-shared is in both (one item, two links)."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    for root, msgs in ((a, ("m-a1", "m-a2", "m-shared")), (b, ("m-b1", "m-b2", "m-shared"))):
+        cur = maildir(root) / "cur"
+        for i, m in enumerate(msgs):
+            (cur / f"{i}.{m}:2,S").write_bytes(mail(m, f"Subject {m}", f"Body of {m}."))
+    return a, b
+
+
+def test_sync_without_paths_sees_a_new_and_a_deleted_message(tmp_path, settings, hash_embedder):
+    a, b = two_folders(tmp_path)
+    first = ingest_paths([a, b], settings, embedder=hash_embedder)
+    assert first.totals["new"] == 5
+    roots = Assistant(settings=settings, embedder=hash_embedder).sources()
+    assert [r.path for r in roots] == [str(a), str(b)] and [r.items for r in roots] == [3, 3]
+    (maildir(a) / "cur" / "9.m-a3:2,S").write_bytes(mail("m-a3", "Subject m-a3", "A new one."))
+    (maildir(b) / "cur" / "0.m-b1:2,S").unlink()
+    r = sync_roots(settings, embedder=hash_embedder)
+    assert (r.totals["new"], r.totals["removed"]) == (1, 1)
+    assert {m["title"] for _, _, m in Assistant(settings=settings).store.chunks_where(None)} == {
+        "Subject m-a1",
+        "Subject m-a2",
+        "Subject m-a3",
+        "Subject m-shared",
+        "Subject m-b2",
+    }
+
+
+def test_forget_a_root_keeps_the_other_and_the_shared_message(tmp_path, settings, hash_embedder):
+    a, b = two_folders(tmp_path)
+    ingest_paths([a, b], settings, embedder=hash_embedder)
+    r = forget_path(a, settings)
+    assert r.totals["removed"] == 2  # m-a1, m-a2; m-shared is also in b
+    left = {m["title"] for _, _, m in Assistant(settings=settings).store.chunks_where(None)}
+    assert left == {"Subject m-b1", "Subject m-b2", "Subject m-shared"}
+    assert [x.path for x in Assistant(settings=settings).sources()] == [str(b)]
+    again = sync_roots(settings, embedder=hash_embedder)  # a is not read again
+    assert again.totals["new"] == 0 and again.files_seen == 3
+    with pytest.raises(IngestError, match="not in this store"):
+        forget_path(tmp_path / "elsewhere", settings)
+
+
+def test_forget_a_sub_folder_and_sync_skips_it(tmp_path, settings, hash_embedder):
+    root = tmp_path / "mail"
+    a, b = two_folders(root)
+    ingest_paths([root], settings, embedder=hash_embedder)
+    forget_path(b, settings)
+    titles = {m["title"] for _, _, m in Assistant(settings=settings).store.chunks_where(None)}
+    assert titles == {"Subject m-a1", "Subject m-a2", "Subject m-shared"}
+    r = sync_roots(settings, embedder=hash_embedder)
+    assert r.totals["new"] == 0  # b stays forgotten
+    ingest_paths([b], settings, embedder=hash_embedder)  # until it is ingested again by hand
+    assert len(Assistant(settings=settings).store.chunks_where(None)) == 5
+
+
+def test_failed_files_are_listed_and_retried(tmp_path, settings, hash_embedder):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "ok.md").write_text("# Ok\n\nFine.\n")
+    bad = docs / "broken.pdf"
+    bad.write_bytes(b"%PDF-1.4 this is not really a pdf")
+    first = ingest_paths([docs], settings, embedder=hash_embedder)
+    assert first.failed == 1
+    status = Assistant(settings=settings).status()
+    assert [p for p, _ in status.failed_files] == [str(bad)]
+    assert "tried again by `pdq sync`" in str(status)
+    again = sync_roots(settings, embedder=hash_embedder)
+    assert again.files_parsed == 1 and again.failed == 1  # read again although unchanged
+    shutil.copy(
+        os.path.join(
+            os.path.dirname(__file__), "..", "sample_docs", "documents", "tenancy-agreement.pdf"
+        ),
+        bad,
+    )
+    fixed = sync_roots(settings, embedder=hash_embedder)
+    assert fixed.failed == 0 and fixed.totals["new"] == 1
+    assert Assistant(settings=settings).status().failed_files == []
+
+
+def test_a_missing_root_is_reported_and_its_items_kept(tmp_path, settings, hash_embedder):
+    a, b = two_folders(tmp_path)
+    ingest_paths([a, b], settings, embedder=hash_embedder)
+    shutil.move(a, tmp_path / "unplugged")
+    r = sync_roots(settings, embedder=hash_embedder)
+    assert [(f.locator, f.reason) for f in r.failures] == [(str(a), "missing")]
+    assert len(Assistant(settings=settings).store.chunks_where(None)) == 5
+
+
+@pytest.mark.slow
+def test_sync_sources_and_forget_from_the_cli(tmp_path):
+    """The real CLI on a fresh store: ingest two folders, +1/−1, `pdq sync`, `pdq forget`."""
+    from typer.testing import CliRunner
+
+    from rag.cli import app
+
+    a, b = two_folders(tmp_path)
+    env = {"PDQ_STORE": str(tmp_path / "store"), "HF_HUB_OFFLINE": "1"}
+    run = CliRunner().invoke
+    assert run(app, ["ingest", str(a), str(b), "--json"], env=env).exit_code == 0
+    (maildir(a) / "cur" / "9.m-a3:2,S").write_bytes(mail("m-a3", "Subject m-a3", "A new one."))
+    (maildir(b) / "cur" / "0.m-b1:2,S").unlink()
+    r = run(app, ["sync", "--json"], env=env)
+    assert r.exit_code == 0, r.output
+    totals = json.loads(r.output)["totals"]
+    assert (totals.get("new"), totals.get("removed")) == (1, 1)
+    listed = run(app, ["sources"], env=env)
+    assert str(a) in listed.output and str(b) in listed.output
+    gone = run(app, ["forget", str(a)], env=env)
+    assert gone.exit_code == 0 and "3 items removed" in gone.output  # m-a1, m-a2, m-a3
+    missing = run(app, ["forget", str(tmp_path / "nowhere")], env=env)
+    assert missing.exit_code == 1 and "not in this store" in missing.output
+
+
+def titles(settings) -> set[str]:
+    a = Assistant(settings=settings)
+    try:
+        return {m["title"] for _, _, m in a.store.chunks_where(None)}
+    finally:
+        a.close()
+
+
+def test_watch_picks_up_new_and_trashed_mail(tmp_path, settings, hash_embedder):
+    """`pdq watch` on a real folder: a message delivered the way a mail server does (written to
+    tmp/, renamed into new/) is searchable within 5 s; one the client flags trashed (T) goes."""
+    import threading
+    import time
+
+    from ingest.watch import watch
+
+    a, b = two_folders(tmp_path)
+    ingest_paths([a, b], settings, embedder=hash_embedder)
+    stop, ready = threading.Event(), threading.Event()
+    reports = []
+    t = threading.Thread(
+        target=watch,
+        kwargs=dict(
+            settings=settings,
+            embedder=hash_embedder,
+            debounce=0.3,
+            stop=stop,
+            ready=ready,
+            on_sync=reports.append,
+        ),
+    )
+    t.start()
+    try:
+        assert ready.wait(30) and _until(lambda: reports)  # the catch-up sync ran
+        box = maildir(a)
+        tmp = box / "tmp" / "77.m-new"
+        tmp.write_bytes(mail("m-new", "Subject m-new", "Just arrived."))
+        arrived = time.monotonic()
+        tmp.rename(box / "new" / "77.m-new")
+        assert _until(lambda: "Subject m-new" in titles(settings), 30)
+        assert time.monotonic() - arrived < 5
+        old = next((box / "cur").glob("*m-a1*"))
+        old.rename(old.with_name(old.name.replace(":2,S", ":2,ST")))  # trashed in the client
+        assert _until(lambda: "Subject m-a1" not in titles(settings), 30)
+    finally:
+        stop.set()
+        t.join(30)
+    assert not t.is_alive()
+
+
+def _until(check, timeout: float = 10) -> bool:
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if check():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_mbox_messages_marked_deleted_are_not_stored(tmp_path, settings, hash_embedder):
+    from email.message import EmailMessage
+
+    box = tmp_path / "mail.mbox"
+    with box.open("wb") as f:
+        for i, status in enumerate(("RO", "D", None)):
+            m = EmailMessage()
+            m["From"] = "Ann <ann@example.org>"
+            m["Subject"] = f"Message {i}"
+            m["Message-ID"] = f"<del{i}@example.org>"
+            if status:
+                m["Status"] = status
+            if i == 2:
+                m["X-Mozilla-Status"] = "0009"  # read + expunged (Thunderbird)
+            m.set_content(f"Body {i}.")
+            f.write(b"From a@example.org Mon Mar  2 10:00:00 2026\n" + bytes(m) + b"\n")
+    ingest_paths([box], settings, embedder=hash_embedder)
+    assert titles(settings) == {"Message 0"}
