@@ -231,7 +231,7 @@ def main() -> None:
             mbox = first_messages(mbox, args.messages, tmp / "cut.mbox")
         print(f"mailbox: {mbox} ({mbox.stat().st_size / 1e6:.1f} MB)")
         runs = []
-        for engine in args.engines.split(","):
+        for engine in [e for e in args.engines.split(",") if e]:
             emb = make_embedder(load_settings(store=tmp / "unused", embedding_engine=engine))
             t = time.perf_counter()
             emb.embed(["warm up"])

@@ -25,6 +25,7 @@ from .filters import Filters, from_user
 from .followup import standalone
 from .generation import Backend, ExtractiveBackend
 from .prompt import IDK, Prompt, build, build_for, context_of
+from .question import checked
 
 if TYPE_CHECKING:
     from .assistant import Assistant
@@ -84,6 +85,7 @@ class AnswerRun:
         self.started = time.perf_counter()
         self.assistant = assistant
         self.settings = assistant.settings
+        question, cut_note = checked(question)
         self.question = question
         self.when = assistant.now(now)
         self.turns = _pairs(history, self.settings.history_turns)
@@ -93,6 +95,8 @@ class AnswerRun:
         )
         filters_read = self.plan.filters.describe()
         self.answer = Answer(question, "", standalone_question=self.query, filters=filters_read)
+        if cut_note:
+            self.answer.warnings.append(cut_note)
         self.timings: dict[str, float] = {"plan": time.perf_counter() - self.started}
         self.sources: list[Source] = []  # what retrieval found
         # the direct answer, once a check or a fall-back needed it

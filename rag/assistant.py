@@ -31,6 +31,7 @@ from .filters import Filters, from_user
 from .generation import Backend, describe_backend, make_backend
 from .glance import Glance, read_glance
 from .item_view import ItemView, read_item
+from .question import checked
 from .status import StoreStatus, read_status
 
 if TYPE_CHECKING:
@@ -235,6 +236,7 @@ class Assistant:
         """Retrieval only, with everything it decided: the sources, the filters read from the
         question and given (``.plan.filters``), timings per stage, filters relaxed, and whether
         the store holds no answer (``.gated``, ``.abstain_reason``)."""
+        query, _ = checked(query)  # empty: ValueError; too long: cut to what the models read
         when = self.now(now)
         r = self.retriever
         plan = r.plan(query, when, from_user(filters, self.settings.timezone))

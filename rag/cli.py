@@ -67,6 +67,15 @@ def _assistant(store: Path | None, debug: bool, **overrides: Any) -> Any:
     return Assistant(store=store, **overrides)
 
 
+def _need_text(text: str, what: str) -> None:
+    """An empty or blank question is a usage error: one line, exit 2."""
+    if not text.strip():
+        typer.echo(
+            f'pdq: error: give {what}, e.g. pdq ask "When is my dentist appointment?"', err=True
+        )
+        raise typer.Exit(2)
+
+
 def _fail(exc: BaseException, debug: bool) -> None:
     if debug:
         raise exc
@@ -398,6 +407,7 @@ def ask(
 ) -> None:
     """Answer a question from your store, streaming the answer, then its sources."""
     more = {"to": to, "folder": folder, "thread": thread, "subject": subject}
+    _need_text(question, "a question")
     _setup_logging(debug)
     try:
         a = _assistant(store, debug, now=now, chroma_url=chroma_url)
@@ -454,6 +464,7 @@ def search(
 ) -> None:
     """Ranked sources for a query, with scores and the filters applied (no language model)."""
     more = {"to": to, "folder": folder, "thread": thread, "subject": subject}
+    _need_text(query, "something to search for")
     _setup_logging(debug)
     try:
         a = _assistant(store, debug, now=now, chroma_url=chroma_url)
@@ -637,14 +648,24 @@ def ui(
     ] = True,
     backend: BackendOpt = None,
     now: NowOpt = None,
+    new_token: Annotated[
+        bool, typer.Option("--new-token", help="Replace the page's token (old links stop working).")
+    ] = False,
+    no_token: Annotated[
+        bool,
+        typer.Option(
+            "--no-token", help="Serve the page without a token (anyone local can read it)."
+        ),
+    ] = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Serve the web page on this machine (http://127.0.0.1:8501) and open it."""
+    """Serve the web page on this machine (http://127.0.0.1:8501/?token=...) and open it."""
     import signal
     import subprocess
     import threading
 
     from ingest.core.settings import load_settings
+    from ingest.store import prepare_dir
 
     _setup_logging(debug)
     try:
@@ -666,6 +687,20 @@ def ui(
     if free != port:
         typer.echo(f"pdq: port {port} is taken; using {free}", err=True)
     url = f"http://{host}:{free}"
+    if no_token:
+        env["PDQ_PAGE_TOKEN"] = "off"
+        typer.echo(
+            "pdq: warning: no token: every account on this machine can read the page", err=True
+        )
+    else:
+        from webui import token as page_token
+
+        env.pop("PDQ_PAGE_TOKEN", None)
+        try:
+            prepare_dir(settings.store.resolve())
+            url += f"/?token={page_token.load(settings.store.resolve(), rotate=new_token)}"
+        except (PdqError, OSError) as exc:
+            _fail(PdqError(f"cannot keep the page's token in {settings.store}: {exc}"), debug)
     typer.echo(f"pdq: serving your store {settings.store.resolve()} on {url}  (Ctrl+C to stop)")
     proc = subprocess.Popen(streamlit_command(host, free), env=env)
 

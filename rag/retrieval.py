@@ -97,9 +97,9 @@ class Retriever:
         generation = self.store.generation()
         with self._lock:
             if self._keyword is None or self._keyword.generation != generation:
-                idx = keyword_index.load(self.store.path)
-                if idx is None or idx.generation != generation:
-                    idx = keyword_index.build_for(self.store, generation)
+                # a stale or missing index (another pdq version's format, an ingest that was
+                # stopped) is rebuilt and saved, so the next terminal search just loads it
+                idx = keyword_index.sync_for(self.store, generation)
                 self._keyword = idx
                 self._senders = None
             return self._keyword

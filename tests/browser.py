@@ -101,6 +101,45 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 90) -> Non
     raise TimeoutError(f"pdq ui did not listen on {port} within {timeout}s")
 
 
+def locked_in_browser(
+    store: Path, env: dict[str, str] | None = None, chromium: str | None = None
+) -> tuple[str, list[str]]:
+    """Serve ``store`` and open the page without its token: (the page's visible text once it
+    has drawn, every websocket frame the server sent), to show nothing of the store leaks."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = chromium or find_chromium()
+    if chromium is None:
+        raise FileNotFoundError("chromium not found")
+    frames: list[str] = []
+    port = free_port()
+    proc = serve(store, port, dict(os.environ if env is None else env))
+    try:
+        wait_for_port(port, proc)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=chromium, args=CHROMIUM_FLAGS, timeout=60_000
+            )
+            page = browser.new_page()
+            page.on(
+                "websocket",
+                lambda ws: ws.on(
+                    "framereceived",
+                    lambda f: frames.append(f if isinstance(f, str) else f.decode("latin-1")),
+                ),
+            )
+            page.goto(
+                f"http://127.0.0.1:{port}/?token=not-the-token", wait_until="domcontentloaded"
+            )
+            page.get_by_text("pdq is locked").wait_for(timeout=120_000)
+            page.wait_for_timeout(1500)
+            text = page.inner_text("body") + page.content()
+            browser.close()
+    finally:
+        stop(proc)
+    return text, frames
+
+
 def ask_in_browser(
     store: Path,
     question: str,
@@ -130,7 +169,10 @@ def ask_in_browser(
             page = browser.new_page(viewport={"width": 1440, "height": 1000})
             page.on("request", lambda r: run.requests.append(r.url))
             page.on("dialog", lambda d: (run.dialogs.append(d.message), d.dismiss()))
-            page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
+            from webui import token as page_token
+
+            token = page_token.load(store)  # what `pdq ui` printed in its link
+            page.goto(f"http://127.0.0.1:{port}/?token={token}", wait_until="domcontentloaded")
             box = page.get_by_test_id("stChatInputTextArea")
             box.wait_for(timeout=timeout_s * 1000)
             page.get_by_text("At a glance").wait_for(timeout=60_000)

@@ -41,3 +41,21 @@ def test_real_browser_asks_and_sees_sources(sample_store, tmp_path):
     assert not outside, outside  # no usage statistics, fonts or anything else from outside
     assert not run.dialogs
     assert "Traceback" not in run.server_log, run.server_log[-3000:]
+
+
+@pytest.mark.slow
+def test_real_browser_without_the_token_sees_nothing_of_the_store(sample_store):
+    """A browser session with a wrong token gets the locked screen; neither the page nor any
+    websocket message carries anything from the store."""
+    from tests.browser import locked_in_browser
+
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("chromium not found (make test installs Debian's chromium)")
+    env = dict(os.environ, PDQ_TIMEZONE="Europe/London", HF_HUB_OFFLINE="1")
+    env.pop("PDQ_PAGE_TOKEN", None)
+    text, frames = locked_in_browser(sample_store, env=env, chromium=chromium)
+    assert "pdq is locked" in text and frames
+    seen = text + "\n".join(frames)
+    for secret in ("Smile Dental", "dentist", "Anna Lee", "Sam Carter", "At a glance", "items in"):
+        assert secret not in seen, secret

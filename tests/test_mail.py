@@ -210,3 +210,31 @@ def test_ics_attachment_uses_the_calendar_window_and_the_pinned_now():
     assert events
     days = sorted(datetime.fromtimestamp(e.meta["date"], UTC).date() for e in events)
     assert days[0] >= datetime(2001, 9, 17).date() and days[-1] <= datetime(2001, 10, 22).date()
+
+
+def test_random_bytes_are_not_text(tmp_path, settings, hash_embedder):
+    """A file of random bytes named .eml is reported "not text" and stores nothing; a binary
+    blob labelled text/plain inside a good message is left out, the rest of the message kept."""
+    import random
+
+    from ingest.pipeline import ingest_paths
+
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    rnd = random.Random(5)
+    (folder / "noise.eml").write_bytes(bytes(rnd.randrange(256) for _ in range(5000)))
+    m = _msg(Subject="Holiday photos")
+    m.set_content("The photos from the lake are attached.")
+    m.add_attachment(
+        bytes(rnd.randrange(1, 256) for _ in range(3000)),
+        maintype="text",
+        subtype="plain",
+        filename="blob.txt",
+    )
+    (folder / "good.eml").write_bytes(bytes(m))
+    r = ingest_paths([folder], settings, embedder=hash_embedder)
+    assert {(f.locator.rsplit("/", 1)[-1], f.reason) for f in r.failures} == {
+        ("noise.eml", "not text"),
+        ("good.eml > blob.txt", "not text"),
+    }
+    assert r.by_kind["email"]["new"] == 1 and r.by_kind["attachment"]["new"] == 0

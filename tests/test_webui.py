@@ -17,6 +17,12 @@ APP = ROOT / "webui" / "app.py"
 NOW = "2026-03-11T09:00:00"
 
 
+@pytest.fixture(autouse=True)
+def _page_without_token(monkeypatch):
+    """These tests drive the page in-process; the token has its own tests below."""
+    monkeypatch.setenv("PDQ_PAGE_TOKEN", "off")
+
+
 def page(timeout: float = 240) -> object:
     from streamlit.testing.v1 import AppTest
 
@@ -440,3 +446,55 @@ def test_keep_in_sync_toggle_follows_the_folders(tmp_path, monkeypatch, hash_emb
     while time.monotonic() < end and watching():
         time.sleep(0.2)
     assert not watching()
+
+
+def _everything(at) -> str:
+    """Every text the page drew, whatever the element."""
+    parts = [
+        e.value
+        for kind in ("title", "markdown", "caption", "info", "warning", "error")
+        for e in getattr(at, kind)
+    ]
+    parts += [e.label for e in at.expander] + [e.value for e in at.sidebar.markdown]
+    return "\n".join(str(p) for p in parts)
+
+
+@pytest.mark.slow
+def test_the_page_is_locked_without_its_token(on_sample, monkeypatch):
+    """No token or a wrong one: a locked screen and nothing of the store; the right one opens."""
+    from webui import token as page_token
+
+    monkeypatch.delenv("PDQ_PAGE_TOKEN")
+    for given in (None, "wrong-token"):
+        at = AppTestFor(given)
+        seen = _everything(at)
+        assert at.title[0].value == "🔒 pdq is locked"
+        assert "Smile Dental" not in seen and "items in" not in seen and "At a glance" not in seen
+        assert not at.chat_input and not at.sidebar.markdown
+    good = page_token.load(on_sample)
+    at = AppTestFor(good)
+    assert at.title[0].value == "Ask your documents"
+    assert "At a glance" in _everything(at) or at.chat_input
+
+
+def AppTestFor(token):  # noqa: N802 - reads like the class it builds
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP), default_timeout=240)
+    if token is not None:
+        at.query_params["token"] = token
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_token_file_is_private_and_rotates(tmp_path):
+    from webui import token as page_token
+
+    first = page_token.load(tmp_path)
+    assert len(first) >= 32 and page_token.load(tmp_path) == first
+    assert (page_token.token_file(tmp_path).stat().st_mode & 0o777) == 0o600
+    second = page_token.load(tmp_path, rotate=True)
+    assert second != first and page_token.load(tmp_path) == second
+    assert page_token.matches(second, second) and not page_token.matches(first, second)
+    assert not page_token.matches("", second) and not page_token.matches(None, second)

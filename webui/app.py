@@ -25,6 +25,7 @@ from rag.filters import KINDS
 from rag.generation import llama_cpp_available
 from rag.status import StoreStatus, read_status
 from webui import render
+from webui import token as page_token
 from webui.jobs import IngestJobs, Watchers, save_uploads
 
 logger = logging.getLogger("pdq.webui")
@@ -393,6 +394,30 @@ def conversation(a: Assistant, opts: dict[str, Any]) -> None:
             show_answer(a, ans, i, opts["details"])
 
 
+# --- the lock -----------------------------------------------------------------------------------
+def unlocked(store: Path) -> bool:
+    """Did this browser session open the page with the store's token (``?token=...``)?"""
+    if not page_token.required() or st.session_state.get("unlocked"):
+        return True
+    try:
+        expected = page_token.load(store)
+    except OSError:  # no token can be kept: the page stays locked rather than open
+        return False
+    if page_token.matches(st.query_params.get("token"), expected):
+        st.session_state["unlocked"] = True
+        return True
+    return False
+
+
+def locked_screen(store: Path) -> None:
+    st.title("🔒 pdq is locked")
+    st.markdown(
+        "Open the page with the link `pdq ui` printed (it ends in `?token=…`). "
+        "The token is kept in the store folder, readable by your account only; "
+        "`pdq ui --new-token` makes a new one."
+    )
+
+
 # --- the page -----------------------------------------------------------------------------------
 def main() -> None:
     apply_offline_env()
@@ -401,6 +426,9 @@ def main() -> None:
         settings = _settings()
     except PdqError as exc:
         st.error(f"pdq's settings are not valid: {render.md(str(exc))}")
+        st.stop()
+    if not unlocked(settings.store):  # before anything of the store is read or sent
+        locked_screen(settings.store)
         st.stop()
     a = get_assistant(settings.model_dump_json(), settings)
     st.session_state.setdefault("turns", [])
@@ -436,7 +464,9 @@ def main() -> None:
                 "“What is still on my to-do list this week?” · “What's on my calendar next week?”"
             )
         conversation(a, opts)
-        if question:
+        if question is not None and not question.strip():  # only spaces
+            st.info("Type a question first, e.g. “When is my dentist appointment?”")
+        elif question:
             ask(a, question, opts)
 
 

@@ -36,6 +36,10 @@ class ModelUnavailableError(PdqError):
     """A model is not on disk and cannot be fetched (pdq never downloads at run time)."""
 
 
+class EmptyQuestionError(PdqError, ValueError):
+    """An empty or blank question (the CLI exits 2, the API raises it as a ValueError)."""
+
+
 class IngestError(PdqError):
     """The ingest run as a whole cannot proceed (e.g. a path that does not exist)."""
 

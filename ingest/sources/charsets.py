@@ -110,3 +110,32 @@ def decode_header_value(value: object) -> tuple[str, str | None]:
             joined += " "
         joined += piece
     return " ".join(joined.replace("\r", " ").replace("\n", " ").split()), fallback
+
+
+def mostly_text(text: str, sample: int = 8192, most: float = 0.9) -> bool:
+    """Is ``text`` (decoded) readable text: at least ``most`` of a sample printable or ordinary
+    whitespace? Random bytes decode to control characters and U+FFFD replacement marks."""
+    import unicodedata
+
+    part = text[:sample]
+    if not part.strip():
+        return True  # empty is empty, not binary
+    bad = sum(
+        1
+        for ch in part
+        if ch == "\ufffd"
+        or (unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn") and ch not in "\t\n\r\f\v")
+    )
+    return bad <= (1 - most) * len(part)
+
+
+def looks_binary(data: bytes, sample: int = 8192) -> bool:
+    """Bytes that are not text in any charset pdq would try: NUL bytes (outside UTF-16/32 text),
+    or mostly non-printable once decoded."""
+    head = data[:sample]
+    if not head:
+        return False
+    if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return True
+    text, _ = decode_bytes(head)
+    return not mostly_text(text, sample)

@@ -22,7 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ingest.items import Block, Item, ParseResult, Problem, epoch, iso_utc, stable_id
-from ingest.sources.charsets import decode_bytes, decode_header_value
+from ingest.sources.charsets import decode_bytes, decode_header_value, mostly_text
 from ingest.sources.discovery import CALENDAR_EXTENSIONS
 from ingest.sources.html_text import html_to_text
 from ingest.sources.quoting import split_reply
@@ -115,6 +115,9 @@ def _part_text(part: Message, ctx: MailContext) -> str:
     text, fallback = decode_bytes(payload, charset)
     if fallback:
         ctx.notes.append(fallback)
+    if not mostly_text(text):  # a binary blob labelled text/plain: not indexed
+        ctx.notes.append("a text part held binary content (not text): left out")
+        return ""
     return text
 
 

@@ -18,6 +18,7 @@ from ingest.core.errors import ItemError
 from ingest.core.settings import Settings
 from ingest.items import ParseResult, Problem
 from ingest.sources.calendar import parse_calendar_bytes
+from ingest.sources.charsets import looks_binary
 from ingest.sources.discovery import SourceFile
 from ingest.sources.documents import parse_document_file
 from ingest.sources.mail import MailContext, parse_message_bytes, parse_msg_file
@@ -121,7 +122,10 @@ def _mbox(src: SourceFile, settings: Settings, start: int) -> Iterator[ParseResu
 def _message(src: SourceFile, settings: Settings) -> ParseResult:
     ctx = _mail_context(src, settings, str(src.path))
     if src.kind == "message":
-        return parse_message_bytes(src.path.read_bytes(), ctx)
+        raw = src.path.read_bytes()
+        if looks_binary(raw):
+            raise ItemError("not text", "binary content, not a mail message")
+        return parse_message_bytes(raw, ctx)
     return parse_msg_file(str(src.path), ctx)
 
 
