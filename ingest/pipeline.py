@@ -305,6 +305,7 @@ def ingest_paths(
     report = IngestReport(store=str(store_dir), dry_run=dry_run)
     if dry_run:
         _run_sources(_Run(settings, None, embedder, report, progress), roots, store_dir, {})
+        _note_ocr(settings, report)
         report.seconds = time.perf_counter() - t_start
         return report
     prepare_dir(store_dir)
@@ -339,6 +340,7 @@ def ingest_paths(
             ) from exc
         finally:
             store.close()
+    _note_ocr(settings, report)
     report.seconds = time.perf_counter() - t_start
     report.log_path = str(store_dir / "ingest.log")
     _write_log(report)
@@ -429,6 +431,15 @@ def forget_path(path: str | Path, settings: Settings) -> IngestReport:
             store.close()
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _note_ocr(settings: Settings, report: IngestReport) -> None:
+    """Say once, in the report, when scans and pictures could not be read for want of OCR."""
+    from ingest.sources import ocr
+
+    why = ocr.unavailable() if settings.ocr else ""
+    if why and any(f.reason == "no text" for f in report.failures):
+        report.notes.append(why)
 
 
 def _roots(paths: Iterable[str | Path]) -> list[Path]:

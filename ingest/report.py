@@ -41,6 +41,7 @@ class IngestReport:
     failures: list[Failure] = field(default_factory=list)
     unsupported: list[Failure] = field(default_factory=list)
     repaired: int = 0
+    notes: list[str] = field(default_factory=list)  # e.g. "OCR unavailable: install ..."
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     log_path: str = ""
@@ -85,6 +86,7 @@ class IngestReport:
             "failure_reasons": dict(self.failure_reasons()),
             "unsupported": [vars(f) for f in self.unsupported],
             "repaired_after_crash": self.repaired,
+            "notes": self.notes,
             "seconds": round(self.seconds, 3),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "log": self.log_path,
@@ -135,6 +137,7 @@ class IngestReport:
             lines.append(
                 f"  repaired {self.repaired} items left half-written by an interrupted run"
             )
+        lines += [f"  note: {n}" for n in self.notes]
         lines.append(f"  failed: {self.failed}   unsupported: {len(self.unsupported)}")
         for f in self.failures[:20]:
             lines.append(f"    ✗ {f.locator}: {f.reason}" + (f" ({f.detail})" if f.detail else ""))

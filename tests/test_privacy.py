@@ -57,9 +57,11 @@ HOOK = textwrap.dedent('''
 ''')
 
 PAGE_FLOW = textwrap.dedent("""
-    import sys
+    import os, sys
     from streamlit.testing.v1 import AppTest
+    from webui import token
     at = AppTest.from_file(sys.argv[1], default_timeout=300)
+    at.query_params["token"] = token.load(os.environ["PDQ_STORE"])  # the link pdq ui prints
     at.run()
     at.chat_input[0].set_value("When is my dentist appointment?").run()
     assert not at.exception, at.exception

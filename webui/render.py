@@ -90,6 +90,8 @@ def card_facts(s: Source) -> str:
             bits.append(f"organiser {organizer}")
     if s.page:
         bits.append(f"page {s.page}")
+    if s.meta.get("ocr"):
+        bits.append("text read by OCR")
     if s.path and s.kind not in ("email", "attachment"):  # a Maildir file name says nothing
         bits.append(s.path.rsplit("/", 1)[-1])
     return escape_markdown(" · ".join(str(b) for b in bits))

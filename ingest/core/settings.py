@@ -138,6 +138,19 @@ class Settings(BaseSettings):
         description="Parsing one document, calendar or note may take at most this long; a file that "
         "takes longer (a 600-page PDF) is skipped and reported as 'timed out'. 0: no limit.",
     )
+    ocr: bool = Field(
+        True,
+        description="Read scanned PDFs (no text layer), image files and image attachments with "
+        "Tesseract OCR (Debian's tesseract-ocr; reported as unavailable when not installed).",
+    )
+    ocr_languages: str = Field(
+        "eng", description="Tesseract languages for OCR, e.g. 'eng+deu' (their packs installed)."
+    )
+    ocr_min_image_kb: float = Field(
+        8.0,
+        ge=0,
+        description="Images smaller than this are not OCR'd (logos, icons, tracking pixels).",
+    )
     now: datetime | None = Field(
         None,
         description="Pretend the current time is this (ISO 8601); for reproducible demos/tests.",

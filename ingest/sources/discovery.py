@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 NOTE_EXTENSIONS = {".md", ".markdown", ".txt", ".org", ".rst", ".text"}
 CALENDAR_EXTENSIONS = {".ics", ".ical", ".ifb", ".vcs"}
 MBOX_EXTENSIONS = {".mbox", ".mbx"}
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".gif", ".bmp", ".webp"}
 SKIP_EXTENSIONS = {".msf", ".dat", ".lock", ".tmp", ".swp", ".db", ".sqlite", ".json"}
 _HEADER_LINE = re.compile(rb"^[A-Za-z][A-Za-z0-9-]{1,40}:[ \t]*\S", re.M)
 _MAIL_HEADERS = (
@@ -43,8 +44,8 @@ _MAIL_HEADERS = (
 
 @dataclass(frozen=True, slots=True)
 class SourceFile:
-    """One file to read. ``kind``: mbox, message, msg, calendar, todotxt, note, document or
-    unsupported. ``folder`` is the mail folder name for mail; ``root`` the walked root."""
+    """One file to read. ``kind``: mbox, message, msg, calendar, todotxt, note, document, image
+    or unsupported. ``folder`` is the mail folder name for mail; ``root`` the walked root."""
 
     path: Path
     kind: str
@@ -100,6 +101,8 @@ def classify(path: Path) -> str:
         return sniff(path) or "note"
     if ext in SUPPORTED_DOC_EXTENSIONS:
         return "document"
+    if ext in IMAGE_EXTENSIONS:
+        return "image"
     if ext in SKIP_EXTENSIONS:
         return "skip"
     return sniff(path) or "unsupported"

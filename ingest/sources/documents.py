@@ -2,9 +2,10 @@
 
 Uses unstructured's partitioners (Word, PowerPoint, Excel, HTML, ODT/RTF/EPUB) and, for PDF,
 pdfminer.six directly - the text layer, as unstructured's ``fast`` strategy reads it, without
-the layout-model package its PDF module imports. No OCR. Section titles and page numbers kept. A PDF that yields no text is
-a reported failure ("no text"), never a silent success; an encrypted PDF is reported as
-"encrypted". unstructured is imported lazily (seconds of import time) and its spaCy model
+the layout-model package its PDF module imports. A PDF without a text layer (a scan) is read by
+OCR (``ingest/sources/ocr.py``) when ``ocr`` is on; one that yields no text either way is a
+reported failure ("no text"), never a silent success. Section titles and page numbers kept; an
+encrypted PDF is reported as "encrypted" (one that only forbids copying is read). unstructured is imported lazily (seconds of import time) and its spaCy model
 download is replaced by an offline pipeline (see :mod:`ingest.core.privacy`).
 """
 
@@ -84,15 +85,18 @@ def extension_for(name: str, ctype: str | None = None) -> str:
     return _CTYPE_EXT.get((ctype or "").lower(), ext)
 
 
-def parse_document_file(path: Path) -> list[Block]:
-    return _parse(path.read_bytes(), extension_for(path.name), path.name)
+def parse_document_file(path: Path, ocr: str = "") -> list[Block]:
+    """``ocr``: Tesseract's languages ("eng") to read scanned PDFs with, or "" for no OCR."""
+    return _parse(path.read_bytes(), extension_for(path.name), path.name, ocr)
 
 
-def parse_document_bytes(data: bytes, name: str, ctype: str | None = None) -> list[Block]:
-    return _parse(data, extension_for(name, ctype), name)
+def parse_document_bytes(
+    data: bytes, name: str, ctype: str | None = None, ocr: str = ""
+) -> list[Block]:
+    return _parse(data, extension_for(name, ctype), name, ocr)
 
 
-def _parse(data: bytes, ext: str, name: str) -> list[Block]:
+def _parse(data: bytes, ext: str, name: str, ocr: str = "") -> list[Block]:
     if not data.strip():
         raise ItemError("empty", "the file has no content")
     if ext in _TEXT_TYPES:
@@ -113,8 +117,15 @@ def _parse(data: bytes, ext: str, name: str) -> list[Block]:
     elements = _partition(data, ext)
     blocks = list(_elements_to_blocks(elements))
     if not blocks:
+        if ext == ".pdf" and ocr:
+            from ingest.sources import ocr as reader
+
+            blocks = reader.pdf_text(data, ocr)
+            for b in blocks:
+                b.ocr = True
+            return blocks
         if ext == ".pdf":
-            raise ItemError("no text", "the PDF has no text layer (scanned? pdq does not OCR)")
+            raise ItemError("no text", "the PDF has no text layer (scanned?) and OCR is off")
         raise ItemError("empty", "no text found")
     return blocks
 

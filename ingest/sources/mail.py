@@ -50,6 +50,8 @@ class MailContext:
     now: datetime | None = None
     calendar_past_days: int = 365
     calendar_future_days: int = 730
+    ocr: str = ""  # Tesseract languages for scanned PDFs and image attachments; "" = no OCR
+    ocr_min_bytes: int = 8 * 1024  # smaller images (logos, icons) are not OCR'd
 
 
 def normalise_subject(subject: str) -> str:
@@ -334,6 +336,7 @@ def _attachment_items(
     part: Message, name: str, idx: int, parent: Item, ctx: MailContext
 ) -> ParseResult:
     from ingest.sources.calendar import parse_calendar_bytes
+    from ingest.sources.discovery import IMAGE_EXTENSIONS
     from ingest.sources.documents import SUPPORTED_DOC_EXTENSIONS, parse_document_bytes
 
     locator = f"{ctx.locator} > {name}"
@@ -365,6 +368,8 @@ def _attachment_items(
         return res
     if part.get_content_maintype() == "text" and ctype != "text/html":
         ctype = "text/plain"  # any text/* part (a patch, a script, a log) is read as text
+    if part.get_content_maintype() == "image" or ext in IMAGE_EXTENSIONS:
+        return _image_attachment(data, name, ctype, parent, parent_meta, ctx, locator)
     if ext not in SUPPORTED_DOC_EXTENSIONS and ctype not in (
         "text/plain",
         "text/html",
@@ -372,7 +377,7 @@ def _attachment_items(
     ):
         return ParseResult(problems=[Problem(locator, "unsupported type", ctype, unsupported=True)])
     try:
-        blocks = parse_document_bytes(data, name, ctype)
+        blocks = parse_document_bytes(data, name, ctype, ocr=ctx.ocr)
     except Exception as exc:  # ItemError or a library failure on a hostile file
         from ingest.core.errors import ItemError
 
@@ -384,10 +389,43 @@ def _attachment_items(
                 Problem(locator, reason, detail, unsupported=reason in ("empty", "unsupported"))
             ]
         )
+    return ParseResult(items=[_attachment_item(data, name, blocks, parent, parent_meta)])
+
+
+def _attachment_item(
+    data: bytes, name: str, blocks: list[Block], parent: Item, meta: dict[str, Any]
+) -> Item:
     att_id = stable_id("att", parent.item_id, name, data)
     sender = parent.meta.get("from_name") or parent.meta.get("from_addr") or "unknown sender"
     context = f'Attachment "{name}" of email from {sender}, "{parent.title}"'
-    return ParseResult(items=[Item(att_id, "attachment", name, context, blocks, parent_meta)])
+    if any(b.ocr for b in blocks):
+        meta = {**meta, "ocr": True}
+    return Item(att_id, "attachment", name, context, blocks, meta)
+
+
+def _image_attachment(
+    data: bytes,
+    name: str,
+    ctype: str,
+    parent: Item,
+    meta: dict[str, Any],
+    ctx: MailContext,
+    locator: str,
+) -> ParseResult:
+    """A scanned invoice, a ticket, a photo of a letter: read by OCR when big enough."""
+    from ingest.core.errors import ItemError
+    from ingest.sources import ocr
+
+    if not ctx.ocr or len(data) < ctx.ocr_min_bytes:
+        why = "OCR is off" if not ctx.ocr else "small image (a logo or an icon?)"
+        return ParseResult(
+            problems=[Problem(locator, "unsupported type", f"{ctype}: {why}", unsupported=True)]
+        )
+    try:
+        blocks = ocr.image_text(data, ctx.ocr)
+    except ItemError as exc:
+        return ParseResult(problems=[Problem(locator, exc.reason, exc.detail)])
+    return ParseResult(items=[_attachment_item(data, name, blocks, parent, meta)])
 
 
 def parse_msg_file(path: str, ctx: MailContext) -> ParseResult:

@@ -89,6 +89,8 @@ def _mail_context(src: SourceFile, settings: Settings, locator: str) -> MailCont
         now=settings.current_time(),
         calendar_past_days=settings.calendar_past_days,
         calendar_future_days=settings.calendar_future_days,
+        ocr=settings.ocr_languages if settings.ocr else "",
+        ocr_min_bytes=int(settings.ocr_min_image_kb * 1024),
     )
 
 
@@ -149,20 +151,51 @@ def _file(src: SourceFile, settings: Settings) -> ParseResult:
     if src.kind == "note":
         return parse_note(path, path.read_bytes(), title=title, tz=tz)
     if src.kind == "document":
-        return _document(path, title)
+        return _document(path, title, settings.ocr_languages if settings.ocr else "")
+    if src.kind == "image":
+        return _image(path, title, settings)
     return ParseResult(problems=[Problem(locator, "unsupported type", src.kind, unsupported=True)])
 
 
-def _document(path: Path, title: str) -> ParseResult:
+def _document(path: Path, title: str, ocr: str = "") -> ParseResult:
     from ingest.items import Item, stable_id
 
-    blocks = parse_document_file(path)
+    blocks = parse_document_file(path, ocr)
     meta: dict[str, Any] = {"path": str(path), "locator": str(path), "filename": path.name}
     pages = [b.page for b in blocks if b.page]
     if pages:
         meta["pages"] = max(pages)
+    if any(b.ocr for b in blocks):
+        meta["ocr"] = True
     return ParseResult(
         items=[
             Item(stable_id("doc", str(path)), "document", title, f"Document {title}", blocks, meta)
         ]
+    )
+
+
+def _image(path: Path, title: str, settings: Settings) -> ParseResult:
+    """A picture file (a scanned letter, a photographed receipt) read by OCR."""
+    from ingest.items import Item, stable_id
+    from ingest.sources import ocr
+
+    if not settings.ocr:
+        return ParseResult(
+            problems=[
+                Problem(str(path), "unsupported type", "image (OCR is off)", unsupported=True)
+            ]
+        )
+    if path.stat().st_size < settings.ocr_min_image_kb * 1024:
+        return ParseResult(
+            problems=[Problem(str(path), "unsupported type", "small image", unsupported=True)]
+        )
+    blocks = ocr.image_text(path.read_bytes(), settings.ocr_languages)
+    meta: dict[str, Any] = {
+        "path": str(path),
+        "locator": str(path),
+        "filename": path.name,
+        "ocr": True,
+    }
+    return ParseResult(
+        items=[Item(stable_id("doc", str(path)), "document", title, f"Image {title}", blocks, meta)]
     )
