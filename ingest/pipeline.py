@@ -101,7 +101,6 @@ class _Run:
         self.finished: list[PendingSource] = []
         self.files_total = 0
         self.flush_seconds = 0.0  # time spent in flush(), kept out of the parse timing
-        self.started = time.perf_counter()
         # None in a dry run: nothing is written
         self.writer = Writer(store, lambda: self.chunker, report) if store is not None else None
 
@@ -235,8 +234,6 @@ class _Run:
             return
         self.writer.write(items, links)
         self.writer.finish_sources(self.finished)
-        if not self.report.first_searchable and self.report.chunks_stored:
-            self.report.first_searchable = time.perf_counter() - self.started
         self.tick()
 
 
@@ -359,20 +356,26 @@ def _record_roots(store: Store, roots: list[Path]) -> None:
             m.db.execute("DELETE FROM forgotten WHERE path = ?", (str(r),))
 
 
+def open_existing(settings: Settings) -> Store:
+    """The store ``settings`` names, which must exist (IngestError saying how to create it)."""
+    store_dir = settings.store.expanduser().resolve()
+    if not settings.chroma_url and not (store_dir / "manifest.sqlite").exists():
+        raise IngestError(f"no pdq store at {store_dir}: run `pdq ingest PATH` first")
+    return Store.open(
+        store_dir,
+        create=False,
+        chroma_url=settings.chroma_url,
+        collection=settings.chroma_collection,
+    )
+
+
 def sync_roots(
     settings: Settings, *, embedder: Embedder | None = None, progress: Progress | None = None
 ) -> IngestReport:
     """Ingest again every root the store remembers (``pdq sync``). A root that is gone from
     disk (an unmounted drive?) is reported and its items kept: ``pdq forget`` removes them."""
     store_dir = settings.store.expanduser().resolve()
-    if not (store_dir / "manifest.sqlite").exists():
-        raise IngestError(f"no pdq store at {store_dir}: run `pdq ingest PATH` first")
-    store = Store.open(
-        store_dir,
-        create=False,
-        chroma_url=settings.chroma_url,
-        collection=settings.chroma_collection,
-    )
+    store = open_existing(settings)
     try:
         roots = store.manifest.root_paths()
     finally:
@@ -407,15 +410,9 @@ def forget_path(path: str | Path, settings: Settings) -> IngestReport:
     target = Path(path).expanduser().resolve()
     store_dir = settings.store.expanduser().resolve()
     report = IngestReport(store=str(store_dir))
-    if not (store_dir / "manifest.sqlite").exists():
-        raise IngestError(f"no pdq store at {store_dir}: run `pdq ingest PATH` first")
+    open_existing(settings).close()  # a clear error when there is no store
     with StoreLock(store_dir):
-        store = Store.open(
-            store_dir,
-            create=False,
-            chroma_url=settings.chroma_url,
-            collection=settings.chroma_collection,
-        )
+        store = open_existing(settings)
         try:
             m = store.manifest
             sources = m.sources_under([target])

@@ -35,7 +35,6 @@ class IngestReport:
     chunks_same_text: int = 0  # of those, vectors reused from another chunk of the same text
     chunks_removed: int = 0
     semantic: tuple[int, int] = (0, 0)  # items embedded, items in the store (after the run)
-    first_searchable: float = 0.0  # seconds until the first round was keyword-searchable
     keyword_ready: float = 0.0  # seconds until phase 1 ended (everything keyword-searchable)
     chunks_planned: int = 0  # dry run: chunks that would be embedded
     failures: list[Failure] = field(default_factory=list)

@@ -93,13 +93,10 @@ def watch(
     """Watch the store's roots until ``stop`` is set (or Ctrl-C); after each burst of changes,
     sync the roots that changed and hand the report to ``on_sync``."""
     from ingest.embedding import make_embedder
-    from ingest.pipeline import ingest_paths, sync_roots
-    from ingest.store import Store
+    from ingest.pipeline import ingest_paths, open_existing, sync_roots
 
     store_dir = settings.store.expanduser().resolve()
-    if not (store_dir / "manifest.sqlite").exists():
-        raise IngestError(f"no pdq store at {store_dir}: run `pdq ingest PATH` first")
-    store = Store.open(store_dir, create=False)
+    store = open_existing(settings)
     try:
         roots = [Path(r) for r in store.manifest.root_paths()]
     finally:

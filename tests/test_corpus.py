@@ -12,7 +12,9 @@ def test_dry_run_over_the_whole_corpus_accounts_for_every_file(
 ):
     # a 20 s per-file limit instead of the default 120 s: the corpus's 619-page PDF (~45 s to read
     # here) must be stopped, reported as "timed out", and the run go on
-    settings = settings.model_copy(update={"max_file_seconds": 20})
+    # OCR of the corpus's scans and pictures has its own test (tests/test_ocr.py); here it would
+    # add minutes to every CI run
+    settings = settings.model_copy(update={"max_file_seconds": 20, "ocr": False})
     r = ingest_paths([corpus], settings, embedder=hash_embedder, dry_run=True)
     assert r.files_seen == r.files_parsed > 7000
     assert all(f.reason for f in r.failures) and all(f.reason for f in r.unsupported)

@@ -80,8 +80,8 @@ def test_thunderbird_profile_and_sniffing(tmp_path):
     assert found["00001.7c53336b37"][0] == "message"
     assert found["msg_01.txt"][0] == "message"
     assert found["notes.txt"][0] == "note"
-    assert found["photo.jpg"][0] == "unsupported"
-    assert classify(tmp_path / "photo.jpg") == "unsupported"
+    assert found["photo.jpg"][0] == "image"  # read by OCR (tests/test_ocr.py)
+    assert classify(tmp_path / "photo.jpg") == "image"
 
 
 @pytest.mark.parametrize(

@@ -238,3 +238,12 @@ def test_random_bytes_are_not_text(tmp_path, settings, hash_embedder):
         ("good.eml > blob.txt", "not text"),
     }
     assert r.by_kind["email"]["new"] == 1 and r.by_kind["attachment"]["new"] == 0
+
+
+def test_utf16_text_without_a_bom_is_text():
+    from ingest.sources.charsets import decode_bytes, looks_binary
+
+    for enc in ("utf-16-le", "utf-16-be"):
+        data = "Dear Sam, the plumber comes on Thursday at nine.\n".encode(enc) * 20
+        assert not looks_binary(data)
+        assert decode_bytes(data)[0].startswith("Dear Sam, the plumber")

@@ -124,3 +124,7 @@ def test_scanned_pdfs_of_the_corpus_are_read(corpus, settings, hash_embedder, tm
         assert all(b.ocr and b.page for b in blocks)
         read += any(len(b.text.split()) >= 3 for b in blocks)
     assert read >= 1
+    flat = [p for p in found if p.name == "loremipsum-flat.pdf"]  # a flattened (scanned) page
+    if flat:
+        text = " ".join(b.text for b in parse_document_file(flat[0], "eng")).lower()
+        assert "lorem ipsum" in text

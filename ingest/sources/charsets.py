@@ -55,6 +55,9 @@ def decode_bytes(data: bytes, charset: str | None = None) -> tuple[str, str | No
         except (UnicodeError, LookupError, ValueError):
             pass
     elif not charset:
+        wide = utf16_order(data)  # UTF-16 without a BOM is valid UTF-8, full of NULs
+        if wide:
+            return data.decode(wide, errors="replace"), None
         try:
             return data.decode("utf-8"), None
         except UnicodeDecodeError:
@@ -67,6 +70,24 @@ def decode_bytes(data: bytes, charset: str | None = None) -> tuple[str, str | No
         except (UnicodeError, LookupError, ValueError):
             pass
     return data.decode("utf-8", errors="replace"), f"declared {declared}; utf-8 with replacement"
+
+
+def utf16_order(data: bytes, sample: int = 4096) -> str | None:
+    """ "utf-16" (a BOM), "utf-16-le" or "utf-16-be" when ``data`` looks like UTF-16 text (a
+    NUL byte at most odd or most even positions: Latin text in two-byte units), else None."""
+    head = data[:sample]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    pairs = len(head) // 2
+    if pairs < 8:
+        return None
+    even = head[0 : 2 * pairs : 2].count(0)
+    odd = head[1 : 2 * pairs : 2].count(0)
+    if odd > 0.4 * pairs and even < 0.05 * pairs:
+        return "utf-16-le"
+    if even > 0.4 * pairs and odd < 0.05 * pairs:
+        return "utf-16-be"
+    return None
 
 
 def _guess(data: bytes) -> str | None:
@@ -127,12 +148,15 @@ _CONTROL = bytes(b for b in range(32) if b not in b"\t\n\r\f\v\x1b") + b"\x7f"
 
 
 def looks_binary(data: bytes, sample: int = 8192) -> bool:
-    """Bytes that are not text in any charset: NUL bytes (outside UTF-16/32 text), or more than
+    """Bytes that are not text in any charset: NUL bytes (outside UTF-16 text), or more than
     1 in 20 control bytes. 8-bit bytes are not counted (Latin-1, EUC-KR, UTF-8 text has many)."""
     head = data[:sample]
     if not head:
         return False
-    if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+    wide = utf16_order(head)
+    if wide:  # two-byte text: judge the decoded characters
+        return not mostly_text(head.decode(wide, errors="replace"), sample)
+    if b"\x00" in head:
         return True
     controls = len(head) - len(head.translate(None, _CONTROL))
     return controls > 0.05 * len(head)
