@@ -193,6 +193,8 @@ class OnnxEmbedder:
         if self._session is None:
             import onnxruntime as ort
 
+            ort.disable_telemetry_events()  # privacy: ONNX Runtime's own usage events off
+
             if not self.model_file.is_file():
                 try:
                     export(self._path, self._dir)
