@@ -356,11 +356,18 @@ def _record_roots(store: Store, roots: list[Path]) -> None:
             m.db.execute("DELETE FROM forgotten WHERE path = ?", (str(r),))
 
 
-def open_existing(settings: Settings) -> Store:
-    """The store ``settings`` names, which must exist (IngestError saying how to create it)."""
+def _existing_dir(settings: Settings) -> Path:
+    """The store directory ``settings`` names; IngestError (saying how to create it) when
+    there is no store there."""
     store_dir = settings.store.expanduser().resolve()
     if not settings.chroma_url and not (store_dir / "manifest.sqlite").exists():
         raise IngestError(f"no pdq store at {store_dir}: run `pdq ingest PATH` first")
+    return store_dir
+
+
+def open_existing(settings: Settings) -> Store:
+    """The store ``settings`` names, which must exist (IngestError saying how to create it)."""
+    store_dir = _existing_dir(settings)
     return Store.open(
         store_dir,
         create=False,
@@ -408,9 +415,8 @@ def forget_path(path: str | Path, settings: Settings) -> IngestReport:
     apply_offline_env()
     t0 = time.perf_counter()
     target = Path(path).expanduser().resolve()
-    store_dir = settings.store.expanduser().resolve()
+    store_dir = _existing_dir(settings)  # a clear error before the lock when there is no store
     report = IngestReport(store=str(store_dir))
-    open_existing(settings).close()  # a clear error when there is no store
     with StoreLock(store_dir):
         store = open_existing(settings)
         try:

@@ -59,6 +59,15 @@ class IngestReport:
     def failed(self) -> int:
         return len(self.failures)
 
+    def changes(self) -> str:
+        """ "+1 new, 0 updated, -2 removed" (", 1 failed" when any): what a sync changed, or ""
+        when it changed nothing and nothing failed."""
+        t = self.totals
+        if not (t["new"] or t["updated"] or t["removed"] or self.failed):
+            return ""
+        failed = f", {self.failed} failed" if self.failed else ""
+        return f"+{t['new']} new, {t['updated']} updated, -{t['removed']} removed{failed}"
+
     def failure_reasons(self) -> Counter[str]:
         return Counter(f.reason for f in self.failures)
 

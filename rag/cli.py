@@ -202,12 +202,8 @@ def watch(
     from ingest.watch import watch as follow
 
     def said(report: Any) -> None:
-        t = report.totals
-        if t["new"] or t["updated"] or t["removed"] or report.failed:
-            failed = f", {report.failed} failed" if report.failed else ""
-            typer.echo(
-                f"synced: +{t['new']} new, {t['updated']} updated, -{t['removed']} removed{failed}"
-            )
+        if report.changes():
+            typer.echo(f"synced: {report.changes()}")
 
     try:
         a = _assistant(store, debug)

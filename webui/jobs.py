@@ -137,11 +137,8 @@ class Watchers:
             self._by_store[key] = w
 
         def said(report: Any) -> None:
-            t = report.totals
-            w.last = (
-                f"+{t['new']} new, {t['updated']} updated, -{t['removed']} removed at "
-                + time.strftime("%H:%M:%S")
-            )
+            what = report.changes() or "+0 new, 0 updated, -0 removed"
+            w.last = f"{what} at {time.strftime('%H:%M:%S')}"
 
         def run() -> None:
             try:
