@@ -38,7 +38,7 @@ from .answer import Source
 from .calendar_search import announcing, scoped_and_open, series_in_range
 from .dense import DenseSearch
 from .filters import Filters
-from .fusion import fuse, group, group_key
+from .fusion import fuse, group, group_key, hydrate
 from .intent import Plan, SenderDirectory, analyze
 from .keyword_search import bm25
 from .listings import list_items
@@ -153,13 +153,15 @@ class Retriever:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(2, thread_name_prefix="pdq-retrieve")
         s = self.settings
+        if q.kw is None:
+            q = replace(q, kw=self.keyword)
         dense = self._pool.submit(self.dense, q)
-        keyword = bm25(self.keyword, q)
+        keyword = bm25(q.kw, q)
         return fuse(
             {"dense": dense.result(), "keyword": keyword},
             q,
             self.store,
-            self._keyword,
+            q.kw,
             bm25_weight=s.bm25_weight,
             exact_boost=s.exact_boost,
         )
@@ -168,7 +170,7 @@ class Retriever:
         if not q.rerank or not cands:
             return cands
         t0 = time.perf_counter()
-        top = cands[: self.settings.rerank_candidates]
+        top = hydrate(cands[: self.settings.rerank_candidates], self.store)
         scores = self.reranker.predict(
             [(q.plan.search_text, c.text or "") for c in top], show_progress_bar=False
         )
@@ -177,7 +179,7 @@ class Retriever:
             c.score = float(s)
         top.sort(key=lambda c: -c.score)
         q.timings["rerank"] = time.perf_counter() - t0
-        return top + cands[len(top) :]
+        return top + cands[self.settings.rerank_candidates :]
 
     # --- public --------------------------------------------------------------------------------
     def search(
@@ -204,11 +206,12 @@ class Retriever:
             now=now,
             rerank=rerank,
             per_group=per_group or self.settings.per_group,
+            kw=self.keyword,
         )
         t0 = time.perf_counter()
         cands, relaxed = self._candidates(plan, q)
         best_dense = max((c.scores.get("dense", -1.0) for c in cands), default=None)
-        top = group(cands, q, self.store, self.keyword)
+        top = hydrate(group(cands, q, self.store, q.kw), self.store)
         q.timings["retrieval"] = time.perf_counter() - t0
         tz = self.settings.timezone
         sources = [
@@ -222,12 +225,12 @@ class Retriever:
         why = abstention.reason_to_abstain(
             plan.question,
             sources,
-            term_match.analyse(self.keyword, plan.question),
+            term_match.analyse(q.kw, plan.question),
             # while an ingest still embeds, "nothing close" cannot be told from "not embedded
             # yet": only the other signals (unknown names, no answer of the wanted type) count
             best_dense if mode != "bm25" and semantic is None else None,
             self.settings.min_relevance,
-            self.keyword.tokens,
+            q.kw.tokens,
         )
         q.timings["abstain"] = time.perf_counter() - t1
         return Retrieval(plan, sources, q.timings, best_dense, bool(why), relaxed, why, semantic)
@@ -255,6 +258,11 @@ class Retriever:
             cands = self._ranked(wide, q)
             relaxed += ["to"] if cands else []
         if plan.filters.time is not None:
+            events = [c for c in cands if c.text is None and (c.meta or {}).get("kind") == "event"]
+            hydrate(events, self.store)  # a series' rule and text, to compute its occurrences
+            cands = [
+                c for c in cands if c.text is not None or (c.meta or {}).get("kind") != "event"
+            ]
             cands, expanded = series_in_range(cands, plan, self.settings.timezone)
             if expanded and "dates" in relaxed:
                 relaxed.remove(
@@ -265,7 +273,8 @@ class Retriever:
     def _ranked(self, plan: Plan, q: Query) -> list[Candidate]:
         """Dense ∥ BM25 → fusion (+ exact-match lift) → optional rerank, for one plan."""
         t0 = time.perf_counter()
-        q = replace(q, plan=plan, evidence=term_match.analyse(self.keyword, plan.search_text))
+        kw = q.kw or self.keyword
+        q = replace(q, plan=plan, kw=kw, evidence=term_match.analyse(kw, plan.search_text))
         q.timings["terms"] = time.perf_counter() - t0
         return self._rerank(self._dense_and_keyword(q), q)
 

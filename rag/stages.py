@@ -37,3 +37,4 @@ class Query:
     per_group: int  # chunks per thread / series / file
     timings: dict[str, float] = field(default_factory=dict)
     evidence: TermEvidence | None = None  # the question's rare terms (rag.term_match)
+    kw: Any = None  # the KeywordIndex, looked up once per search (its freshness is a query)

@@ -415,3 +415,27 @@ def test_one_to_one_and_times_are_search_terms():
 
     assert "1to1" in tokenize(["When is my 1:1 with Ben?"], None)[0]
     assert joined_terms("at 16:00 and 9:30") == "at 16:00 and 9:30 16to00 9to30"
+
+
+def test_question_tokens_match_the_index_tokenizer_exactly():
+    """A question's terms are spelled as bm25s spelled the indexed chunks (same pattern,
+    stopwords, stemmer), on every text of sample_docs."""
+    import bm25s
+
+    from ingest.store.keyword_index import _stemmer, joined_terms, tokenize
+
+    texts = [
+        p.read_text(errors="replace")
+        for p in sorted(SAMPLE.rglob("*"))
+        if p.is_file() and p.stat().st_size < 200_000
+    ]
+    texts += ["", "a an the", "Ünïcode café naïve 1:1 16:00 ID-4471 anna.berg@example.com"]
+    for stemmer in (_stemmer(), None):
+        theirs = bm25s.tokenize(
+            [joined_terms(t) for t in texts],
+            stopwords="en",
+            stemmer=stemmer,
+            return_ids=False,
+            show_progress=False,
+        )
+        assert tokenize(texts, stemmer) == [list(x) for x in theirs]

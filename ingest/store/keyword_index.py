@@ -93,14 +93,26 @@ def joined_terms(text: str) -> str:
     return f"{text} {extra}" if extra else text
 
 
+_SPLIT = re.compile(r"(?u)\b\w\w+\b")  # bm25s' (and scikit-learn's) token pattern
+_STOPWORDS: frozenset[str] | None = None
+
+
 def tokenize(texts: list[str], stemmer: Any) -> list[list[str]]:
-    return _bm25s().tokenize(
-        [joined_terms(t) for t in texts],
-        stopwords="en",
-        stemmer=stemmer,
-        return_ids=False,
-        show_progress=False,
-    )
+    """Each text as the index spells its terms: exactly ``bm25s.tokenize(texts, stopwords="en",
+    stemmer=stemmer, return_ids=False)`` (lower case, its token pattern, its English stopwords,
+    the stemmer), without its per-call progress-bar objects, which cost more than the work for
+    the few short texts a question needs (a test compares both on every sample text)."""
+    global _STOPWORDS
+    if _STOPWORDS is None:
+        _bm25s()  # imported first: keeps numba/scipy out, as everywhere else
+        from bm25s.stopwords import STOPWORDS_EN  # type: ignore[import-untyped]
+
+        _STOPWORDS = frozenset(STOPWORDS_EN)
+    out = []
+    for text in texts:
+        words = [w for w in _SPLIT.findall(joined_terms(text).lower()) if w not in _STOPWORDS]
+        out.append(stemmer.stemWords(words) if stemmer is not None and words else words)
+    return out
 
 
 @dataclass
