@@ -105,7 +105,7 @@ def tokenize(texts: list[str], stemmer: Any) -> list[list[str]]:
     global _STOPWORDS
     if _STOPWORDS is None:
         _bm25s()  # imported first: keeps numba/scipy out, as everywhere else
-        from bm25s.stopwords import STOPWORDS_EN  # type: ignore[import-untyped]
+        from bm25s.stopwords import STOPWORDS_EN
 
         _STOPWORDS = frozenset(STOPWORDS_EN)
     out = []
