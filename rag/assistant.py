@@ -72,6 +72,7 @@ class Assistant:
         self._retriever: Retriever | None = None
         self._store: Store | None = None
         self._lock = threading.RLock()
+        self._preload = False
 
     # --- lazily created parts ---------------------------------------------------------------------
     @property
@@ -86,6 +87,7 @@ class Assistant:
         """Start loading the query embedding model in a background thread, so it loads while
         the store opens (a terminal ``pdq search`` starts sooner). Errors surface on first use."""
 
+        self._preload = True  # the store's vector index loads in the background once opened
         warm = getattr(self.embedder, "warm", None)
         if warm is None:
             return
@@ -114,6 +116,8 @@ class Assistant:
                     chroma_url=self.settings.chroma_url,
                     collection=self.settings.chroma_collection,
                 )
+                if self._preload:
+                    self._store.preload()
             return self._store
 
     @property

@@ -366,7 +366,9 @@ def load(store: Path) -> KeywordIndex | None:
             raise ValueError(f"index format {data.get('format')} (this pdq writes {FORMAT})")
         if data["ids"]:
             logging.getLogger("bm25s").setLevel(logging.WARNING)
-            retriever = bm25s.BM25.load(str(d), show_progress=False, mmap=False)
+            retriever = bm25s.BM25.load(
+                str(d), show_progress=False, mmap=True
+            )  # reads only the pages a query touches
         else:
             retriever = bm25s.BM25(backend="numpy")
             retriever.vocab_dict = {}
