@@ -27,6 +27,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import logging
+import os
 import re
 import time
 import uuid
@@ -41,7 +42,7 @@ from ingest.embedding import Embedder, make_embedder
 from ingest.items import Item, Problem
 from ingest.report import Failure, IngestReport
 from ingest.semantic_index import embed_waiting
-from ingest.sources.discovery import SourceFile, walk
+from ingest.sources.discovery import SourceFile, source_at, walk
 from ingest.sources.mentions import mentioned_days
 from ingest.sources.readers import read_source
 from ingest.store import Store, StoreLock, prepare_dir
@@ -306,6 +307,70 @@ def ingest_paths(
         report.seconds = time.perf_counter() - t_start
         return report
     prepare_dir(store_dir)
+
+    def run_roots(run: _Run, store: Store) -> None:
+        _run_sources(run, roots, store_dir, store.manifest.sources_under(roots))
+        _record_roots(store, roots)
+
+    return _in_store(
+        settings, embedder, report, t_start, run_roots, rebuild=rebuild, progress=progress
+    )
+
+
+def sync_changed(
+    paths: Iterable[str | Path],
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Sync only ``paths``: files and folders under the store's recorded roots that a watcher
+    saw created, changed, moved or deleted. Nothing else of their roots is walked or looked at,
+    so one new mail in a 50,000-message Maildir costs that message's work (plus the keyword
+    index). A path whose root is gone (an unplugged drive) is left alone, as `pdq sync` does."""
+    from ingest.core.privacy import apply_offline_env
+
+    apply_offline_env()
+    t_start = time.perf_counter()
+    store_dir = _existing_dir(settings)
+    embedder = embedder or make_embedder(settings)
+    report = IngestReport(store=str(store_dir))
+    targets = sorted({Path(os.path.abspath(Path(p).expanduser())) for p in paths})
+
+    def run_changed(run: _Run, store: Store) -> None:
+        roots = [Path(r) for r in store.manifest.root_paths()]
+        found: list[SourceFile] = []
+        inside: list[Path] = []
+        for path in targets:
+            under = [r for r in roots if path.is_relative_to(r) and r.exists()]
+            if not under:
+                continue
+            root = max(under, key=lambda r: len(r.parts))  # the innermost recorded root
+            inside.append(path)
+            if path.is_dir():  # a folder created or moved in: what it holds
+                for dirpath, _dirs, files in os.walk(path):
+                    found += filter(None, (source_at(Path(dirpath) / f, root) for f in files))
+            else:
+                found += filter(None, [source_at(path, root)])
+        known = store.manifest.sources_under(inside) if inside else {}
+        _process(run, _kept(run, found, store_dir), known)
+
+    return _in_store(settings, embedder, report, t_start, run_changed, progress=progress)
+
+
+def _in_store(
+    settings: Settings,
+    embedder: Embedder,
+    report: IngestReport,
+    t_start: float,
+    body: Callable[[_Run, Store], None],
+    *,
+    rebuild: bool = False,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Open the store under its lock, let ``body`` read and write sources, then bring the
+    keyword index up to date and embed what waits (phase 2); write errors become StoreError."""
+    store_dir = settings.store.expanduser().resolve()
     with StoreLock(store_dir):
         url, name = settings.chroma_url, settings.chroma_collection
         if rebuild:
@@ -317,10 +382,8 @@ def ingest_paths(
         try:
             report.repaired = repair(store)
             run = _Run(settings, store, embedder, report, progress)
-            known: dict[str, SourceState] = store.manifest.sources_under(roots)
-            _run_sources(run, roots, store_dir, known)
+            body(run, store)
             store.manifest.set_meta(last_sync=time.time())
-            _record_roots(store, roots)
             t0 = time.perf_counter()
             sync_keyword_index(store)
             report.timings["index"] += time.perf_counter() - t0
@@ -460,18 +523,29 @@ def _roots(paths: Iterable[str | Path]) -> list[Path]:
 def _run_sources(
     run: _Run, roots: list[Path], store_dir: Path, known: dict[str, SourceState]
 ) -> None:
+    _process(run, _kept(run, (src for root in roots for src in walk(root)), store_dir), known)
+
+
+def _kept(run: _Run, found: Iterable[SourceFile], store_dir: Path) -> list[SourceFile]:
+    """``found`` without repeats, the store's own files and what `pdq forget` removed."""
     sources: list[SourceFile] = []
     seen: set[str] = set()
     forgotten = [Path(p) for p in run.store.manifest.forgotten()] if run.store else []
-    for root in roots:
-        for src in walk(root):
-            key = str(src.path)
-            if key in seen or src.path.is_relative_to(store_dir):
-                continue
-            if any(src.path.is_relative_to(f) for f in forgotten):  # `pdq forget` removed it
-                continue
-            seen.add(key)
-            sources.append(src)
+    for src in found:
+        key = str(src.path)
+        if key in seen or src.path.is_relative_to(store_dir):
+            continue
+        if any(src.path.is_relative_to(f) for f in forgotten):
+            continue
+        seen.add(key)
+        sources.append(src)
+    return sources
+
+
+def _process(run: _Run, sources: list[SourceFile], known: dict[str, SourceState]) -> None:
+    """Read the changed ``sources`` (size and mtime against ``known``), then remove the known
+    sources that were not found again."""
+    seen = {str(src.path) for src in sources}
     run.files_total = len(sources)
     run.report.files_seen = len(sources)
     for src in sources:

@@ -3,9 +3,9 @@
 Filesystem events (watchdog: inotify on Linux, FSEvents on macOS; its polling observer where
 those are unavailable, or when asked) on every root the store remembers are collected and
 debounced (a mail client writing a message touches tmp/, new/ and cur/ within milliseconds); then
-the roots that saw a change are synced. A sync skips every unchanged file by size and mtime, so
-one new message in a big Maildir costs that message's parsing and embedding plus one directory
-listing. A message deleted in the mail client (moved away, the Maildir T flag, an mbox message
+only the paths that changed are synced (``pipeline.sync_changed``: no walk of the rest of the
+root), so one new message in a big Maildir costs that message's parsing and embedding, plus
+rebuilding the keyword index. A message deleted in the mail client (moved away, the Maildir T flag, an mbox message
 marked deleted) is removed from the store by the same sync. Ctrl-C stops between syncs or inside
 one, leaving the store consistent (ingest is journaled).
 """
@@ -59,6 +59,8 @@ def _observe(roots: list[Path], store_dir: Path, changes: _Changes, polling: boo
         def on_any_event(self, event: FileSystemEvent) -> None:
             if event.event_type in ("opened", "closed_no_write"):
                 return
+            if event.is_directory and event.event_type in ("modified", "closed"):
+                return  # a folder "modified" because a file in it changed: that file says so
             for p in (event.src_path, getattr(event, "dest_path", "")):
                 if p and not Path(str(p)).is_relative_to(store_dir):
                     changes.add(str(p))
@@ -93,7 +95,7 @@ def watch(
     """Watch the store's roots until ``stop`` is set (or Ctrl-C); after each burst of changes,
     sync the roots that changed and hand the report to ``on_sync``."""
     from ingest.embedding import make_embedder
-    from ingest.pipeline import ingest_paths, open_existing, sync_roots
+    from ingest.pipeline import open_existing, sync_changed, sync_roots
 
     store_dir = settings.store.expanduser().resolve()
     store = open_existing(settings)
@@ -118,12 +120,9 @@ def watch(
             touched = changes.take_if_quiet(debounce)
             if not touched:
                 continue
-            hit = [r for r in roots if any(Path(p).is_relative_to(r) for p in touched)]
-            if not hit:
-                continue
-            present = [r for r in hit if r.exists()]
-            if present:
-                report = ingest_paths(present, settings, embedder=embedder)
+            inside = [p for p in touched if any(Path(p).is_relative_to(r) for r in roots)]
+            if inside:
+                report = sync_changed(inside, settings, embedder=embedder)
                 if on_sync:
                     on_sync(report)
     finally:

@@ -129,6 +129,96 @@ def test_sync_sources_and_forget_from_the_cli(tmp_path):
     assert missing.exit_code == 1 and "not in this store" in missing.output
 
 
+def _tricky_tree(root):
+    """Folders walk() must prune: a Maildir's tmp/, a trashed message, a hidden folder, a
+    Maildir++ subfolder, a .pdqignore'd file and folder, a message file directly in a Maildir."""
+    a, b = two_folders(root)
+    box = maildir(a)
+    (box / "tmp" / "5.partial").write_bytes(mail("m-tmp", "Subject tmp", "Half written."))
+    (box / "cur" / "6.m-gone:2,ST").write_bytes(mail("m-gone", "Subject gone", "Trashed."))
+    (box / "stray.eml").write_bytes(mail("m-stray", "Subject stray", "Not in cur/new."))
+    sub = maildir(a, "Work.Clients")
+    (sub / "new" / "7.m-w").write_bytes(mail("m-w", "Subject w", "Work."))
+    (root / ".hidden").mkdir()
+    (root / ".hidden" / "n.md").write_text("# Hidden\n")
+    notes = root / "notes"
+    (notes / "skip").mkdir(parents=True)
+    (notes / ".pdqignore").write_text("skip\n*.tmp\n")
+    (notes / "keep.md").write_text("# Keep\n")
+    (notes / "x.tmp").write_text("scratch")
+    (notes / "skip" / "in.md").write_text("# In\n")
+    (notes / "todo.txt").write_text("(A) call Anna\n")
+    (root / "inbox.mbox").write_bytes(b"From a@b Mon Jan 1 00:00:00 2024\n" + mail("m-x", "X", "x"))
+    return root
+
+
+@pytest.mark.parametrize("where", ["tricky", "sample_docs", "corpus"])
+def test_source_at_agrees_with_walk_on_every_file(tmp_path, where):
+    """A watcher's targeted sync sees a file exactly as a full walk of its root does."""
+    from pathlib import Path
+
+    from ingest.sources.discovery import source_at, walk
+
+    if where == "tricky":
+        roots = [_tricky_tree(tmp_path / "mail")]
+    elif where == "sample_docs":
+        roots = [Path(__file__).parent.parent / "sample_docs"]
+    else:
+        corpus = Path(__file__).parent.parent.parent / "shared" / "corpus" / "mail"
+        if not corpus.is_dir():
+            pytest.skip("the shared corpus is not here")
+        roots = sorted(p for p in corpus.iterdir() if p.is_dir())
+    for root in roots:
+        root = root.resolve()
+        walked = {s.path: s for s in walk(root)}
+        files = [Path(d) / f for d, _, fs in os.walk(root) for f in fs]
+        assert len(files) >= len(walked) > 0
+        for f in files:
+            assert source_at(f, root) == walked.get(f), f
+
+
+def test_sync_changed_reads_only_the_changed_paths(tmp_path, settings, hash_embedder):
+    from ingest.pipeline import sync_changed
+
+    root = _tricky_tree(tmp_path / "mail")
+    first = ingest_paths([root], settings, embedder=hash_embedder)
+    box = maildir(root / "a")
+    new = box / "new" / "9.m-a3"
+    new.write_bytes(mail("m-a3", "Subject m-a3", "A new one."))
+    gone = next((root / "b" / "Maildir" / "cur").glob("*m-b1*"))
+    gone.unlink()
+    r = sync_changed([new, gone, box / "tmp" / "5.partial"], settings, embedder=hash_embedder)
+    assert (r.totals["new"], r.totals["removed"]) == (1, 1)
+    assert r.files_seen == 1 < first.files_seen  # nothing else of the root was looked at
+    # a folder moved in, a folder deleted, a path outside every root: one sync
+    extra = tmp_path / "elsewhere"
+    extra.mkdir()
+    (extra / "plan.md").write_text("# Plan\n\nThe garden plan.\n")
+    moved = root / "notes" / "moved-in"
+    shutil.move(extra, moved)
+    shutil.rmtree(box / ".Work.Clients")
+    r = sync_changed(
+        [moved, box / ".Work.Clients", tmp_path / "outside.md"], settings, embedder=hash_embedder
+    )
+    assert (r.totals["new"], r.totals["removed"]) == (1, 1)
+    after = titles(settings)
+    assert "Subject m-a3" in after and "Subject m-b1" not in after and "Subject w" not in after
+    assert "Subject m-shared" in after  # in b too, and a's copy untouched
+    # the same state as a full sync would reach
+    full = sync_roots(settings, embedder=hash_embedder)
+    assert (full.totals.get("new", 0), full.totals.get("removed", 0)) == (0, 0)
+
+
+def test_a_change_under_an_unplugged_root_is_left_alone(tmp_path, settings, hash_embedder):
+    from ingest.pipeline import sync_changed
+
+    a, b = two_folders(tmp_path)
+    ingest_paths([a, b], settings, embedder=hash_embedder)
+    shutil.move(a, tmp_path / "unplugged")
+    r = sync_changed([a / "Maildir" / "cur"], settings, embedder=hash_embedder)
+    assert r.totals.get("removed", 0) == 0 and len(titles(settings)) == 5
+
+
 def titles(settings) -> set[str]:
     a = Assistant(settings=settings)
     try:
@@ -177,6 +267,9 @@ def test_watch_picks_up_new_and_trashed_mail(tmp_path, settings, hash_embedder):
         stop.set()
         t.join(30)
     assert not t.is_alive()
+    # the catch-up sync walked both roots; each change read only the file it touched
+    assert reports[0].files_seen == 6
+    assert all(r.files_seen <= 1 for r in reports[1:]), [r.files_seen for r in reports]
 
 
 def _until(check, timeout: float = 10) -> bool:

@@ -197,3 +197,49 @@ def walk(root: Path) -> Iterator[SourceFile]:
                 continue
             folder = _mbox_folder(p, root) if kind == "mbox" else d.name
             yield SourceFile(p, kind, folder, root)
+
+
+def source_at(path: Path, root: Path) -> SourceFile | None:
+    """The source :func:`walk` of ``root`` yields for the file ``path``, or None when it yields
+    none (not a file, hidden, ignored by a ``.pdqignore`` on the way, inside a Maildir's tmp/,
+    trashed, an unsupported kind). A watcher syncs one changed file this way without walking
+    the whole root (a test compares both on every file of real folders)."""
+    if path == root:
+        return next(walk(root), None) if root.is_file() else None
+    try:
+        rel = path.relative_to(root)
+    except ValueError:
+        return None
+    if not path.is_file():
+        return None
+    dirs = [root]
+    for part in rel.parts[:-1]:
+        dirs.append(dirs[-1] / part)
+    parent = dirs[-1]
+    in_maildir = parent.name in ("cur", "new") and len(dirs) >= 2 and is_maildir(dirs[-2])
+    visited = dirs[:-1] if in_maildir else dirs  # the folders walk() lists as it descends
+    ignores: list[tuple[Path, str]] = []
+    for d, child in zip(visited, [*visited[1:], None], strict=True):
+        ignores += [(d, p) for p in _ignore_patterns(d)]
+        if child is None:
+            break
+        n = child.name
+        if is_maildir(d):
+            if n in ("cur", "new", "tmp") or (n.startswith(".") and not is_maildir(child)):
+                return None
+        elif n.startswith("."):
+            return None
+        if _ignored(child, ignores):
+            return None
+    if path.name.startswith(".") or _ignored(path, ignores):
+        return None
+    if in_maildir:
+        if trashed(path.name):
+            return None
+        return SourceFile(path, "message", _maildir_folder(dirs[-2], root), root)
+    if is_maildir(parent):
+        return None
+    kind = classify(path)
+    if kind == "skip":
+        return None
+    return SourceFile(path, kind, _mbox_folder(path, root) if kind == "mbox" else parent.name, root)
