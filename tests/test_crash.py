@@ -253,7 +253,7 @@ def _assert_real_vectors(store: Path) -> None:
 
 @pytest.mark.slow
 def test_second_ingest_is_refused_while_questions_keep_working(tmp_path, sample_store):
-    """The first ingest is held inside its second embedding round (all 600 messages stored and
+    """The first ingest is held inside its second embedding round (all 400 messages stored and
     keyword-searchable, one round embedded) while a second ingest is refused and questions are
     answered, one of them from the new mail by keyword; then Ctrl-C ends it with one line and
     exit 130, what it wrote is consistent, and a re-run finishes the embedding."""
@@ -263,7 +263,7 @@ def test_second_ingest_is_refused_while_questions_keep_working(tmp_path, sample_
     shutil.copytree(sample_store, store)
     before = consistency(store)
     mbox = tmp_path / "more.mbox"
-    make_mbox(mbox, 600)
+    make_mbox(mbox, 400)
     env = env_for(store)
     pauses = tmp_path / "pauses"
     first = start_paused("embed", 2, mbox, env, pauses)
@@ -280,7 +280,7 @@ def test_second_ingest_is_refused_while_questions_keep_working(tmp_path, sample_
         assert "Traceback" not in second.stderr
         assert_store_answers(env)
         found = subprocess.run(
-            [pdq(), "search", "Project note 599", "-k", "3", "--json"],
+            [pdq(), "search", "Project note 399", "-k", "3", "--json"],
             env=env,
             capture_output=True,
             text=True,
@@ -288,7 +288,7 @@ def test_second_ingest_is_refused_while_questions_keep_working(tmp_path, sample_
         )
         assert found.returncode == 0, found.stderr[-2000:]
         top = [s["title"] for s in json.loads(found.stdout)["sources"]]
-        assert "Project note 599" in top, top  # not embedded yet, or embedded: found either way
+        assert "Project note 399" in top, top  # not embedded yet, or embedded: found either way
         status = subprocess.run(
             [pdq(), "status", "--json"], env=env, capture_output=True, text=True, timeout=300
         )
@@ -307,8 +307,8 @@ def test_second_ingest_is_refused_while_questions_keep_working(tmp_path, sample_
     assert len(state["chroma"]) == len(set(state["chroma"]))
     assert set(state["chroma"]) == state["expected"]
     new = [m for m in state["message_ids"] if m.startswith("<crash-")]
-    assert len(new) == 600  # phase 1 stored everything before the embedding began
-    assert 0 < len(state["waiting"]) < 600  # the first round's vectors were kept
+    assert len(new) == 400  # phase 1 stored everything before the embedding began
+    assert 0 < len(state["waiting"]) < 400  # the first round's vectors were kept
     assert len(state["items"]) > len(before["items"])
     assert_store_answers(env)
     rerun = subprocess.run(
