@@ -276,7 +276,7 @@ def sync_keyword_index(store: Store) -> None:
     if not generation:
         generation = uuid.uuid4().hex
         store.set_generation(generation)
-    keyword_index.sync_for(store, generation)
+    keyword_index.ensure_current(store.path, store, generation)
 
 
 def ingest_paths(

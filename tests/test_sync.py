@@ -74,6 +74,12 @@ def test_rerun_embeds_nothing_and_does_not_open_files(box, settings, hash_embedd
         raise AssertionError("an unchanged file was parsed")
 
     monkeypatch.setattr(readers, "parse_message_bytes", boom)
+    import ingest.store.keyword_index as keyword_index
+
+    def no_load(*a, **k):
+        raise AssertionError("the keyword index was loaded to see that it is current")
+
+    monkeypatch.setattr(keyword_index, "load", no_load)
     r2 = run([box], settings, hash_embedder)
     assert hash_embedder.calls == calls
     assert r2.totals["unchanged"] == 3 and r2.totals["new"] == 0 and r2.files_skipped_unchanged == 3

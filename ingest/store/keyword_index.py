@@ -349,11 +349,41 @@ def save(index: KeywordIndex, store: Path) -> None:
         ),
         encoding="utf-8",
     )
+    _write_state(tmp, index.generation)
     old = store / f".{INDEX_DIR}.old{os.getpid()}"
     if final.exists():
         final.rename(old)
     tmp.rename(final)
     shutil.rmtree(old, ignore_errors=True)
+
+
+STATE = "state.json"  # format and generation alone: "is the saved index current?" without loading it
+
+
+def _write_state(d: Path, generation: str) -> None:
+    (d / STATE).write_text(json.dumps({"format": FORMAT, "generation": generation}))
+
+
+def is_current(store: Path, generation: str) -> bool:
+    """Is the saved index of this format and ``generation``? Reads a few bytes, not the index
+    (whose metadata is tens of MB for a big mailbox: an unchanged re-sync needs no more)."""
+    try:
+        state = json.loads((store / INDEX_DIR / STATE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return bool(state.get("format") == FORMAT and state.get("generation") == generation)
+
+
+def ensure_current(store: Path, source: Any, generation: str) -> None:
+    """For an ingest: rebuild and save the index unless the saved one is current."""
+    if is_current(store, generation):
+        return
+    index = sync(store, source, generation)
+    if (store / INDEX_DIR).is_dir() and not (store / INDEX_DIR / STATE).exists():
+        try:  # an index saved by an older pdq: remember its state for next time
+            _write_state(store / INDEX_DIR, index.generation)
+        except OSError:
+            pass
 
 
 def load(store: Path) -> KeywordIndex | None:
