@@ -42,9 +42,7 @@ def tokens_embedded(store: Path, count) -> tuple[int, int, int]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument(
-        "--settings", nargs="+", default=["200/32", "256/32", "128/32", "200/0"]
-    )
+    ap.add_argument("--settings", nargs="+", default=["200/32", "256/32", "128/32", "200/0"])
     args = ap.parse_args()
 
     from ingest.core.privacy import apply_offline_env
