@@ -357,7 +357,8 @@ def save(index: KeywordIndex, store: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-STATE = "state.json"  # format and generation alone: "is the saved index current?" without loading it
+# format and generation alone: "is the saved index current?" without loading the index
+STATE = "state.json"
 
 
 def _write_state(d: Path, generation: str) -> None:
