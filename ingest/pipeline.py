@@ -430,6 +430,11 @@ def _existing_dir(settings: Settings) -> Path:
 
 def open_existing(settings: Settings) -> Store:
     """The store ``settings`` names, which must exist (IngestError saying how to create it)."""
+    from ingest.core.privacy import apply_offline_env
+
+    # before the first Chroma client: its settings read the environment this sets, and a second
+    # client of the same path with other settings is refused ("already exists ... different")
+    apply_offline_env()
     store_dir = _existing_dir(settings)
     return Store.open(
         store_dir,

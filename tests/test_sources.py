@@ -301,3 +301,34 @@ def test_mbox_messages_marked_deleted_are_not_stored(tmp_path, settings, hash_em
             f.write(b"From a@example.org Mon Mar  2 10:00:00 2026\n" + bytes(m) + b"\n")
     ingest_paths([box], settings, embedder=hash_embedder)
     assert titles(settings) == {"Message 0"}
+
+
+def test_sync_from_a_fresh_python_process(tmp_path, settings, hash_embedder):
+    """The library called first thing in a notebook: `sync_roots` opened the store before pdq's
+    privacy switches were set, and Chroma refused the second client ("different settings")."""
+    import subprocess
+    import sys
+
+    from ingest.core.privacy import OFFLINE_ENV
+
+    a, b = two_folders(tmp_path)
+    ingest_paths([a, b], settings, embedder=hash_embedder)
+    (maildir(a) / "cur" / "9.m-a3:2,S").write_bytes(mail("m-a3", "Subject m-a3", "A new one."))
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from ingest.core.settings import load_settings\n"
+        "from ingest.embedding import make_embedder\n"
+        "from ingest.pipeline import sync_roots\n"
+        "from tests.fakes import HashEmbedder\n"
+        f"s = load_settings(store=Path({str(settings.store)!r}), timezone='Europe/London')\n"
+        "r = sync_roots(s, embedder=HashEmbedder(make_embedder(s).tokenizer))\n"
+        "print(r.totals['new'])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in OFFLINE_ENV}
+    env["HF_HUB_OFFLINE"] = "1"  # the tests' rule; the rest is left for pdq to set
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "1"
