@@ -29,7 +29,6 @@ def group_key(meta: dict[str, Any]) -> str:
 def fuse(
     lists: dict[str, list[Candidate]],
     q: Query,
-    store: Store,
     kw: KeywordIndex | None,
     *,
     bm25_weight: float,
@@ -82,7 +81,7 @@ def hydrate(cands: list[Candidate], store: Store) -> list[Candidate]:
     return [c for c in cands if c.text is not None]
 
 
-def group(cands: list[Candidate], q: Query, store: Store, kw: KeywordIndex) -> list[Candidate]:
+def group(cands: list[Candidate], q: Query, kw: KeywordIndex) -> list[Candidate]:
     """The top ``q.k`` after keeping at most ``q.per_group`` chunks per thread / series / file
     (other messages of a thread before a second chunk of one; a series' next occurrence first)."""
     t0 = time.perf_counter()
@@ -93,7 +92,7 @@ def group(cands: list[Candidate], q: Query, store: Store, kw: KeywordIndex) -> l
     out: list[Candidate] = []
     for key, members in list(groups.items())[: q.k]:
         if key.startswith("thread:"):
-            members = latest_first(key[7:], members, q.plan.filters, store, kw)
+            members = latest_first(key[7:], members, q.plan.filters, kw)
         elif key.startswith("series:") and q.plan.filters.time is None:
             members.sort(
                 key=lambda c: (
@@ -124,7 +123,7 @@ def _per_group(members: list[Candidate], limit: int) -> list[Candidate]:
 
 
 def latest_first(
-    thread_id: str, members: list[Candidate], filters: Filters, store: Store, kw: KeywordIndex
+    thread_id: str, members: list[Candidate], filters: Filters, kw: KeywordIndex
 ) -> list[Candidate]:
     """In a mail thread the latest message wins: put it first, fetching it when the search did
     not find it (e.g. "the meeting moved twice": the last reply says where it landed)."""

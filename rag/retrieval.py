@@ -160,7 +160,6 @@ class Retriever:
         return fuse(
             {"dense": dense.result(), "keyword": keyword},
             q,
-            self.store,
             q.kw,
             bm25_weight=s.bm25_weight,
             exact_boost=s.exact_boost,
@@ -211,7 +210,7 @@ class Retriever:
         t0 = time.perf_counter()
         cands, relaxed = self._candidates(plan, q)
         best_dense = max((c.scores.get("dense", -1.0) for c in cands), default=None)
-        top = hydrate(group(cands, q, self.store, q.kw), self.store)
+        top = hydrate(group(cands, q, q.kw), self.store)
         q.timings["retrieval"] = time.perf_counter() - t0
         tz = self.settings.timezone
         sources = [
