@@ -5,8 +5,8 @@ those are unavailable, or when asked) on every root the store remembers are coll
 debounced (a mail client writing a message touches tmp/, new/ and cur/ within milliseconds); then
 only the paths that changed are synced (``pipeline.sync_changed``: no walk of the rest of the
 root), so one new message in a big Maildir costs that message's parsing and embedding, plus
-rebuilding the keyword index. A message deleted in the mail client (moved away, the Maildir T flag, an mbox message
-marked deleted) is removed from the store by the same sync. Ctrl-C stops between syncs or inside
+rebuilding the keyword index. A message deleted in the mail client (moved away, the Maildir T
+flag, an mbox message marked deleted) is removed from the store by the same sync. Ctrl-C stops between syncs or inside
 one, leaving the store consistent (ingest is journaled).
 """
 

@@ -15,6 +15,7 @@ rebuilds it in memory, so search never uses an index that disagrees with the sto
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -94,7 +95,14 @@ def joined_terms(text: str) -> str:
 
 
 _SPLIT = re.compile(r"(?u)\b\w\w+\b")  # bm25s' (and scikit-learn's) token pattern
-_STOPWORDS: frozenset[str] | None = None
+
+
+@functools.cache
+def _stopwords() -> frozenset[str]:
+    _bm25s()  # imported first: keeps numba/scipy out, as everywhere else
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
 
 
 def tokenize(texts: list[str], stemmer: Any) -> list[list[str]]:
@@ -102,15 +110,10 @@ def tokenize(texts: list[str], stemmer: Any) -> list[list[str]]:
     stemmer=stemmer, return_ids=False)`` (lower case, its token pattern, its English stopwords,
     the stemmer), without its per-call progress-bar objects, which cost more than the work for
     the few short texts a question needs (a test compares both on every sample text)."""
-    global _STOPWORDS
-    if _STOPWORDS is None:
-        _bm25s()  # imported first: keeps numba/scipy out, as everywhere else
-        from bm25s.stopwords import STOPWORDS_EN
-
-        _STOPWORDS = frozenset(STOPWORDS_EN)
+    stop = _stopwords()
     out = []
     for text in texts:
-        words = [w for w in _SPLIT.findall(joined_terms(text).lower()) if w not in _STOPWORDS]
+        words = [w for w in _SPLIT.findall(joined_terms(text).lower()) if w not in stop]
         out.append(stemmer.stemWords(words) if stemmer is not None and words else words)
     return out
 
@@ -397,9 +400,8 @@ def load(store: Path) -> KeywordIndex | None:
             raise ValueError(f"index format {data.get('format')} (this pdq writes {FORMAT})")
         if data["ids"]:
             logging.getLogger("bm25s").setLevel(logging.WARNING)
-            retriever = bm25s.BM25.load(
-                str(d), show_progress=False, mmap=True
-            )  # reads only the pages a query touches
+            # memory-mapped: a search reads only the pages its terms touch
+            retriever = bm25s.BM25.load(str(d), show_progress=False, mmap=True)
         else:
             retriever = bm25s.BM25(backend="numpy")
             retriever.vocab_dict = {}
