@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -42,9 +41,8 @@ class Writer:
         self.changed = False  # chunks written, deleted or re-labelled in this run
 
     def will_change(self) -> None:
-        """Before each write round: a new content generation, so a keyword index built before it
-        is known to be stale (questions asked during a long ingest see every committed round)."""
-        self.store.set_generation(uuid.uuid4().hex)
+        """Before each write round. (Every chunk write moves the content generation on once
+        done, so questions asked during a long ingest see each committed round.)"""
         self.changed = True
 
     def write(self, items: list[Item], links: list[Link]) -> None:
@@ -178,7 +176,6 @@ def repair(store: Store) -> int:
     if not ids:
         return 0
     logger.warning("repairing %d items left pending by an interrupted run", len(ids))
-    store.set_generation(uuid.uuid4().hex)
     store.delete_items(ids)
     with m.transaction():
         m.invalidate_sources_of(ids)

@@ -97,9 +97,15 @@ class Retriever:
         generation = self.store.generation()
         with self._lock:
             if self._keyword is None or self._keyword.generation != generation:
-                # a stale or missing index (another pdq version's format, an ingest that was
-                # stopped) is rebuilt and saved, so the next terminal search just loads it
-                idx = keyword_index.sync_for(self.store, generation)
+                # a few changed items (a new mail while the page is open) are caught up in
+                # memory from the store's log; else the saved index is loaded, or a stale or
+                # missing one (another pdq version's format, an ingest that was stopped) is
+                # rebuilt and saved, so the next terminal search just loads it
+                idx = None
+                if self._keyword is not None:
+                    idx = keyword_index.catch_up(self._keyword, self.store, generation)
+                if idx is None:
+                    idx = keyword_index.sync_for(self.store, generation)
                 self._keyword = idx
                 self._senders = None
             return self._keyword
@@ -109,7 +115,7 @@ class Retriever:
         kw = self.keyword
         if self._senders is None:
             self._senders = SenderDirectory(
-                {(m.get("from_name", ""), m.get("from_addr", "")) for m in kw.meta}
+                {(m.get("from_name", ""), m.get("from_addr", "")) for m in kw.live_meta()}
             )
         return self._senders
 

@@ -7,7 +7,7 @@ every mail about phones. A term that occurs in few chunks is strong evidence, so
 lifts the chunks that hold the question's rare terms (:meth:`TermEvidence.coverage`), and the
 "nothing here" decision asks whether the names in the question occur in the store at all
 (:attr:`TermEvidence.unknown_names`). Everything comes from the BM25 index's postings (a sparse
-matrix already in memory): no extra index, no model.
+matrix already in memory, and a delta's: ingest/store/keyword_delta.py): no extra index, no model.
 """
 
 from __future__ import annotations
@@ -115,34 +115,25 @@ def analyse(index: Any, question: str) -> TermEvidence:
     from ingest.store.keyword_index import tokenize
 
     ev = TermEvidence()
-    n_docs = len(index)
+    n_docs = index.n_docs
     if not n_docs:
         return ev
-    scores = index.retriever.scores
-    indptr, indices = scores["indptr"], scores["indices"]
-    vocab = index.retriever.vocab_dict
-
-    def df(tok: str) -> int:
-        t = vocab.get(tok)
-        return 0 if t is None else int(indptr[t + 1] - indptr[t])
-
     limit = max(RARE_MIN, int(RARE_SHARE * n_docs))
     stop = set(
         tokenize([" ".join(sorted(STOPWORDS))], index.stemmer)[0]
     )  # bm25s's own list is short
     for tok in dict.fromkeys(tokenize([question], index.stemmer)[0]):
-        d = df(tok)
+        d = index.df(tok)
         if not d:
             continue
         ev.idf[tok] = math.log(1 + (n_docs - d + 0.5) / (d + 0.5))
         if d <= limit and tok not in stop:
-            t = vocab[tok]
-            ev.rare[tok] = indices[indptr[t] : indptr[t + 1]]
+            ev.rare[tok] = index.postings(tok)
     for run in name_runs(question):
         toks = [t for t in tokenize([run], index.stemmer)[0] if t]
         if not toks:
             continue
         ev.names.append(toks)
-        if df(toks[-1]) == 0:  # the surname / main word: "New York", "Dr. Abernathy"
+        if index.df(toks[-1]) == 0:  # the surname / main word: "New York", "Dr. Abernathy"
             ev.unknown_names.append(run)
     return ev

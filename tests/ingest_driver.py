@@ -10,7 +10,7 @@ POINT is where the run stops for the N-th time (counted from 1 in this process):
 - ``upsert``: in the middle of the N-th phase-1 write to Chroma (chunks staged without their
   vectors): half of the round's chunks are stored, the manifest journal says the round is
   pending, the other half is not written yet.
-- ``keyword_index``: after every item is written, while the BM25 index is being rebuilt.
+- ``keyword_index``: after every item is written, the BM25 index built but not yet saved.
 
 When the run reaches the point it creates ``FOLDER/paused`` and waits until ``FOLDER/go``
 exists (then carries on) or a signal ends it. The test therefore knows the run is still going
@@ -66,14 +66,14 @@ def install(point: str, nth: int, folder: Path) -> None:
 
         Store.stage = stage  # type: ignore[method-assign]
     elif point == "keyword_index":
-        real_sync = ingest.store.keyword_index.sync
+        real_save = ingest.store.keyword_index.save
 
-        def sync(*args, **kwargs):  # type: ignore[no-untyped-def]
+        def save(*args, **kwargs):  # type: ignore[no-untyped-def]
             if reached():
                 _pause(folder)
-            return real_sync(*args, **kwargs)
+            return real_save(*args, **kwargs)
 
-        ingest.store.keyword_index.sync = sync
+        ingest.store.keyword_index.save = save
     else:
         raise SystemExit(f"unknown pause point {point!r}")
 

@@ -25,6 +25,7 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -127,6 +128,23 @@ def _check(
             f"the store at {path} was chunked with {built_chunker!r}, but {chunker!r} is "
             "configured. Keep the chunk settings, or rebuild with `pdq ingest --rebuild PATH...`"
         )
+
+
+def recorded_chunker(path: Path) -> str | None:
+    """The chunker signature the store at ``path`` records (None: no store there yet)."""
+    if not (Path(path) / "manifest.sqlite").exists():
+        return None
+    import sqlite3
+
+    try:
+        db = sqlite3.connect(f"file:{Path(path) / 'manifest.sqlite'}?mode=ro", uri=True)
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key='chunker'").fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return None
+    return row[0] if row else None
 
 
 def _create_collection(
@@ -285,6 +303,21 @@ class Store(Staging):
         if self.url and self.collection is not None:
             self._set_collection_meta(pdq_generation=generation)
 
+    def _changed(self, item_ids: Iterable[str]) -> None:
+        """Before and after every chunk write: log the items for the keyword index, then move
+        the content generation on. Before: a run killed mid-write leaves a stale generation and
+        the items in the log, so the next run's index re-reads them. After: a reader that read
+        the store during the write and labelled its index with the generation of then is stale
+        once the write is done, and catches up from the log (ingest/store/keyword_delta.py)."""
+        self.manifest.log_changed(item_ids)
+        self.set_generation(uuid.uuid4().hex)
+
+    @property
+    def keyword_log(self) -> Manifest | None:
+        """The log a keyword index catches up from, or None with a Chroma server (whose other
+        writers' changes this manifest never sees: readers there rebuild in full)."""
+        return None if self.url else self.manifest
+
     @staticmethod
     def wipe(path: Path, *, chroma_url: str = "", collection: str = COLLECTION) -> None:
         """Delete every chunk and the manifest (for --rebuild); keeps the directory and logs.
@@ -325,17 +358,22 @@ class Store(Staging):
             )
 
     def delete_items(self, item_ids: list[str]) -> None:
+        self._changed(item_ids)
         for coll in self._collections(writing=True):
             for i in range(0, len(item_ids), 500):
                 coll.delete(where={"item_id": {"$in": item_ids[i : i + 500]}})
+        self._changed(item_ids)
 
     def update_metadata(self, chunk_ids: list[str], meta: dict) -> None:
         if not chunk_ids:
             return
+        items = [cid.rsplit("#", 1)[0] for cid in chunk_ids]
+        self._changed(items)
         for coll in self._collections(writing=True):
             there = coll.get(ids=chunk_ids, include=[])["ids"]
             if there:
                 coll.update(ids=there, metadatas=[dict(meta) for _ in there])
+        self._changed(items)
 
     # --- reading (what rag asks of the store) -------------------------------------------------
     def chunks(self, ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:

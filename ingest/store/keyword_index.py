@@ -7,10 +7,13 @@ and a Snowball stemmer, and saved in ``<store>/bm25/`` with the chunk ids and th
 fields that filters use (kind, date, sender, thread...), so keyword hits can be filtered exactly
 like vector hits without asking Chroma.
 
-Kept in sync by ingest: every write or delete bumps the manifest's ``content_generation``; at the
-end of a run that changed anything the index is rebuilt (bm25s has no incremental update; a
-rebuild of 30,000 chunks takes a few seconds). A reader that finds a stale or missing index
-rebuilds it in memory, so search never uses an index that disagrees with the store.
+Kept in sync by ingest: every chunk write logs its items and bumps the manifest's
+``content_generation``. At the end of a run that changed anything, the items logged since the
+index was built are re-read into a small delta beside it (ingest/store/keyword_delta.py: one new
+mail costs one message's work, whatever the store's size); a delta grown past a share of the
+index, a missing index or another format means a full rebuild. A reader that finds the saved
+index stale catches up the same way in memory (or rebuilds), so search never uses an index that
+disagrees with the store.
 """
 
 from __future__ import annotations
@@ -47,9 +50,8 @@ FILTER_FIELDS = (
     "folders",
 )
 PAGE = 5000
-FORMAT = (
-    5  # what keyword_text()/joined_terms() index and FILTER_FIELDS keep; another format is rebuilt
-)
+FORMAT = 6  # what keyword_text()/joined_terms() index, FILTER_FIELDS and the saved state keep;
+# an index of another format is rebuilt
 
 
 _OPTIONAL = ("numba", "scipy")  # bm25s accelerators pdq does not use (numpy backends)
@@ -119,21 +121,124 @@ def tokenize(texts: list[str], stemmer: Any) -> list[list[str]]:
 
 
 @dataclass
+class Built:
+    """What a full build records besides the index: which build it is, where the store's
+    keyword log stood when its chunks were read, and the statistics a delta is scored with."""
+
+    build: str = ""  # a fresh id per full build (a delta names the build it applies to)
+    log_id: str = ""  # the manifest log it was built against ("": none, no catching up)
+    log_seq: int = 0  # the log position its chunks were read at
+    avgdl: float = 0.0  # average indexed terms per chunk
+
+    def as_dict(self) -> dict:
+        return {
+            "build": self.build,
+            "log_id": self.log_id,
+            "log_seq": self.log_seq,
+            "avgdl": self.avgdl,
+        }
+
+
+@dataclass
 class KeywordIndex:
-    """A loaded BM25 index: ``ids[i]`` and ``meta[i]`` describe document ``i``."""
+    """A loaded BM25 index: ``ids[i]`` and ``meta[i]`` describe document ``i``.
+
+    The first ``n_main`` documents are the full build's (``retriever``); after them come a
+    delta's (ingest/store/keyword_delta.py), and ``live`` is False for main documents a delta
+    replaced or deleted. Every filter, search and posting list sees live documents only."""
 
     retriever: Any
     ids: list[str]
     meta: list[dict]
     generation: str
     stemmer: Any
+    built: Built = field(default_factory=Built)
+    delta: Any = None  # the keyword_delta.Delta applied, or None
+    log_seq: int = -1  # the log position it is current to (-1: the build's)
+    n_main: int = -1  # -1: every document is the build's
+    live: Any = None  # bool array over the documents, None when all are live
+    _scorer: Any = field(default=None, init=False, repr=False)
     _pos: dict[str, int] = field(init=False, repr=False)
     _columns: dict[str, Any] | None = field(default=None, init=False, repr=False)
     _threads: dict[str, list[int]] | None = field(default=None, init=False, repr=False)
     _mentions: dict[int, list[int]] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._pos = {cid: i for i, cid in enumerate(self.ids)}
+        if self.n_main < 0:
+            self.n_main = len(self.ids)
+        if self.log_seq < 0:
+            self.log_seq = self.built.log_seq
+        live = self.live
+        self._pos = {cid: i for i, cid in enumerate(self.ids) if live is None or live[i]}
+
+    @classmethod
+    def with_delta(cls, main: KeywordIndex, delta: Any) -> KeywordIndex:
+        """``main``'s full build with ``delta`` applied (ingest/store/keyword_delta.py)."""
+        import numpy as np
+
+        n = main.n_main
+        ids, meta = main.ids[:n] + delta.ids, main.meta[:n] + delta.meta
+        live = np.ones(len(ids), dtype=bool)
+        if delta.dead:
+            dead = delta.dead
+            live[:n] = [m.get("item_id") not in dead for m in main.meta[:n]]
+        out = cls(
+            main.retriever,
+            ids,
+            meta,
+            delta.generation,
+            main.stemmer,
+            main.built,
+            delta,
+            delta.log_seq,
+            n,
+            None if live.all() else live,
+        )
+        return out
+
+    @property
+    def scorer(self) -> Any:
+        """Scores the delta's documents (built on first use)."""
+        if self._scorer is None and self.delta is not None:
+            from ingest.store.keyword_delta import DeltaScorer
+
+            self._scorer = DeltaScorer(
+                self.delta.tokens, self.n_main, self.n_main, self.built.avgdl, self._main_df
+            )
+        return self._scorer
+
+    def _main_df(self, term: str) -> int:
+        t = self.retriever.vocab_dict.get(term) if self.n_main else None
+        if t is None:
+            return 0
+        indptr = self.retriever.scores["indptr"]
+        return int(indptr[t + 1] - indptr[t])
+
+    @property
+    def n_docs(self) -> int:
+        """Live documents."""
+        return len(self.ids) if self.live is None else int(self.live.sum())
+
+    def postings(self, term: str) -> Any:
+        """Positions of the live documents holding ``term`` (array)."""
+        import numpy as np
+
+        out = np.zeros(0, dtype=np.int64)
+        t = self.retriever.vocab_dict.get(term) if self.n_main else None
+        if t is not None:
+            sc = self.retriever.scores
+            out = np.asarray(sc["indices"][sc["indptr"][t] : sc["indptr"][t + 1]])
+            if self.live is not None:
+                out = out[self.live[out]]
+        if self.delta is not None:
+            out = np.concatenate([out.astype(np.int64), self.scorer.positions(term)])
+        return out
+
+    def df(self, term: str) -> int:
+        """How many live documents hold ``term``."""
+        if self.delta is None and self.live is None:
+            return self._main_df(term)
+        return len(self.postings(term))
 
     @property
     def columns(self) -> dict[str, Any]:
@@ -185,7 +290,7 @@ class KeywordIndex:
         import numpy as np
 
         c = self.columns
-        out = np.ones(len(self.ids), dtype=bool)
+        out = np.ones(len(self.ids), dtype=bool) if self.live is None else self.live.copy()
         if start is not None or end is not None:
             d = c["date"]
             inside = ~np.isnan(d)
@@ -252,15 +357,23 @@ class KeywordIndex:
         """Positions of every chunk of a mail thread (index built once)."""
         if self._threads is None:
             threads: dict[str, list[int]] = {}
+            live = self.live
             for i, x in enumerate(self.meta):
                 t = x.get("thread_id")
-                if t:
+                if t and (live is None or live[i]):
                     threads.setdefault(t, []).append(i)
             self._threads = threads
         return self._threads.get(thread_id, [])
 
     def __len__(self) -> int:
+        """Documents, dead ones included: the length of every mask over this index."""
         return len(self.ids)
+
+    def live_meta(self) -> list[dict]:
+        """The filter fields of every live document."""
+        if self.live is None:
+            return self.meta
+        return [m for m, ok in zip(self.meta, self.live, strict=True) if ok]
 
     def tokens(self, text: str) -> list[str]:
         """``text`` as this index spells its terms (stopwords out, stemmed)."""
@@ -272,9 +385,11 @@ class KeywordIndex:
 
         if not self.ids:
             return []
-        tokens = tokenize([query], self.stemmer)
-        vocab = self.retriever.vocab_dict
-        tokens = [[t for t in tokens[0] if t in vocab]]
+        terms = tokenize([query], self.stemmer)[0]
+        vocab = self.retriever.vocab_dict if self.n_main else {}
+        tokens = [[t for t in terms if t in vocab]]
+        if self.delta is not None or self.live is not None:
+            return self._search_with_delta(tokens[0], terms, k, mask)
         if not tokens[0]:
             return []
         if mask is not None and not mask.any():
@@ -287,6 +402,28 @@ class KeywordIndex:
         return [
             (self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0
         ]
+
+    def _search_with_delta(
+        self, main_terms: list[str], terms: list[str], k: int, mask: Any
+    ) -> list[tuple[str, float]]:
+        """:meth:`search` over the build's live documents and the delta's, one ranking."""
+        import numpy as np
+
+        allowed = self.live if mask is None else (mask if self.live is None else mask & self.live)
+        if allowed is not None and not allowed.any():
+            return []
+        scores = np.zeros(len(self.ids), dtype=np.float32)
+        n = self.n_main
+        if main_terms and n:
+            scores[:n] = self.retriever.get_scores(main_terms)
+        if self.delta is not None and len(self.delta):
+            scores[n:] = self.scorer.scores(terms)
+        if allowed is not None:
+            scores[~allowed] = 0
+        k = min(k, len(self.ids))
+        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(self.ids[int(d)], float(scores[d])) for d in top if scores[d] > 0]
 
     def meta_of(self, chunk_id: str) -> dict:
         i = self._pos.get(chunk_id)
@@ -308,14 +445,40 @@ def keyword_text(doc: str, meta: dict | None) -> str:
     return f"{text}\n{' '.join(sorted(words))}" if words else text
 
 
+def filter_fields(meta: dict) -> dict:
+    """The metadata a chunk keeps in the index (what filters and grouping read)."""
+    return {k: meta.get(k) for k in FILTER_FIELDS if meta.get(k) is not None}
+
+
 def _read_all(store: Any) -> tuple[list[str], list[str], list[dict]]:
     """Every chunk of the store, embedded or not yet: ids, indexed texts, filter fields."""
     ids, docs, metas = store.all_chunks(PAGE)
     return (
         ids,
         [keyword_text(d, m) for d, m in zip(docs, metas, strict=True)],
-        [{k: m.get(k) for k in FILTER_FIELDS if m.get(k) is not None} for m in metas],
+        [filter_fields(m) for m in metas],
     )
+
+
+def analyser(stemmer: Any) -> Any:
+    """Chunk texts and metadata → (their index terms, their filter fields), as :func:`build`
+    indexes them (for a delta)."""
+
+    def analyse(docs: list[str], metas: list[dict]) -> tuple[list[list[str]], list[dict]]:
+        texts = [keyword_text(d, m) for d, m in zip(docs, metas, strict=True)]
+        return tokenize(texts, stemmer), [filter_fields(m) for m in metas]
+
+    return analyse
+
+
+def _log_position(store: Any) -> tuple[str, int]:
+    """(the store's keyword log id, its head) before a build reads the chunks; ("", 0) when the
+    store keeps no log a later catch-up could trust (a Chroma server)."""
+    log = getattr(store, "keyword_log", None)
+    if log is None:
+        return "", 0
+    lid = log.log_id()
+    return (lid, log.log_head()) if lid else ("", 0)
 
 
 def build(store: Any, generation: str) -> KeywordIndex:
@@ -323,23 +486,32 @@ def build(store: Any, generation: str) -> KeywordIndex:
     bm25s = _bm25s()
 
     logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on itself
+    import uuid
+
     t0 = time.perf_counter()
+    log_id, log_seq = _log_position(store)  # before reading: later changes are caught up
     ids, docs, metas = _read_all(store) if store.collection is not None else ([], [], [])
     stemmer = _stemmer()
     retriever = bm25s.BM25(backend="numpy")  # same scores in every process, numba or not
+    avgdl = 0.0
     if docs:
         tokens = bm25s.tokenize(
             [joined_terms(d) for d in docs], stopwords="en", stemmer=stemmer, show_progress=False
         )
+        avgdl = sum(len(t) for t in tokens.ids) / len(tokens.ids)
         retriever.index(tokens, show_progress=False)  # keeps tokens.vocab as vocab_dict
     else:
         retriever.vocab_dict = {}
     logger.info("built the BM25 index of %d chunks in %.1fs", len(ids), time.perf_counter() - t0)
-    return KeywordIndex(retriever, ids, metas, generation, stemmer)
+    built = Built(uuid.uuid4().hex[:16], log_id, log_seq, avgdl)
+    return KeywordIndex(retriever, ids, metas, generation, stemmer, built)
 
 
 def save(index: KeywordIndex, store: Path) -> None:
-    """Write atomically: a reader sees the old index or the new one, never half of one."""
+    """Write a full build atomically: a reader sees the old index or the new one, never half of
+    one (a delta is saved by :func:`ensure_current`)."""
+    if index.delta is not None or index.live is not None:
+        raise ValueError("save() writes a full build; a delta is saved beside it")
     final = store / INDEX_DIR
     tmp = store / f".{INDEX_DIR}.tmp{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -348,11 +520,17 @@ def save(index: KeywordIndex, store: Path) -> None:
         index.retriever.save(str(tmp), show_progress=False)
     (tmp / "chunks.json").write_text(
         json.dumps(
-            {"format": FORMAT, "generation": index.generation, "ids": index.ids, "meta": index.meta}
+            {
+                "format": FORMAT,
+                "generation": index.generation,
+                **index.built.as_dict(),
+                "ids": index.ids,
+                "meta": index.meta,
+            }
         ),
         encoding="utf-8",
     )
-    _write_state(tmp, index.generation)
+    _write_state(tmp, index.generation, index.built, len(index.ids))
     old = store / f".{INDEX_DIR}.old{os.getpid()}"
     if final.exists():
         final.rename(old)
@@ -364,30 +542,90 @@ def save(index: KeywordIndex, store: Path) -> None:
 STATE = "state.json"
 
 
-def _write_state(d: Path, generation: str) -> None:
-    (d / STATE).write_text(json.dumps({"format": FORMAT, "generation": generation}))
+def _write_state(d: Path, generation: str, built: Built, n_main: int) -> None:
+    """The saved index's state (its generation with any delta, the build's facts): atomically."""
+    tmp = d / f".{STATE}.tmp{os.getpid()}"
+    tmp.write_text(
+        json.dumps(
+            {"format": FORMAT, "generation": generation, "n_main": n_main, **built.as_dict()}
+        )
+    )
+    os.replace(tmp, d / STATE)
+
+
+def _read_state(store: Path) -> dict | None:
+    try:
+        state = json.loads((store / INDEX_DIR / STATE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return state if isinstance(state, dict) and state.get("format") == FORMAT else None
 
 
 def is_current(store: Path, generation: str) -> bool:
     """Is the saved index of this format and ``generation``? Reads a few bytes, not the index
     (whose metadata is tens of MB for a big mailbox: an unchanged re-sync needs no more)."""
-    try:
-        state = json.loads((store / INDEX_DIR / STATE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return bool(state.get("format") == FORMAT and state.get("generation") == generation)
+    state = _read_state(store)
+    return bool(state and state.get("generation") == generation)
+
+
+def _changes(source: Any, log_id: str, since: int) -> tuple[int, set[str]] | None:
+    """(the log's head, the items changed after ``since``) when the store's log is the one an
+    index was built against and still reaches back that far; else None (rebuild)."""
+    log = getattr(source, "keyword_log", None)
+    if log is None or not log_id or log.log_id() != log_id:
+        return None
+    return log.changed_since(since)
 
 
 def ensure_current(store: Path, source: Any, generation: str) -> None:
-    """For an ingest: rebuild and save the index unless the saved one is current."""
-    if is_current(store, generation):
+    """For an ingest (under the store's lock): make the saved index current. The items logged
+    since it was built are re-read into its delta (one message's work for one new mail), unless
+    that delta would outgrow :func:`keyword_delta.fold_limit`: then a full rebuild, which trims
+    the log."""
+    from ingest.store import keyword_delta
+
+    state = _read_state(store)
+    if state and state.get("generation") == generation:
         return
-    index = sync(store, source, generation)
-    if (store / INDEX_DIR).is_dir() and not (store / INDEX_DIR / STATE).exists():
-        try:  # an index saved by an older pdq: remember its state for next time
-            _write_state(store / INDEX_DIR, index.generation)
-        except OSError:
-            pass
+    if state:
+        built = Built(
+            str(state.get("build") or ""),
+            str(state.get("log_id") or ""),
+            int(state.get("log_seq") or 0),
+            float(state.get("avgdl") or 0.0),
+        )
+        d = store / INDEX_DIR
+        base = keyword_delta.read(d, built.build) or keyword_delta.Delta(
+            built.build, str(state.get("generation") or ""), built.log_seq
+        )
+        got = _changes(source, built.log_id, base.log_seq)
+        limit = keyword_delta.fold_limit(int(state.get("n_main") or 0))
+        if got is not None and len(got[1]) <= limit:
+            t0 = time.perf_counter()
+            head, items = got
+            delta = keyword_delta.apply(base, source, items, analyser(_stemmer()), generation, head)
+            if len(delta) <= limit:
+                try:
+                    keyword_delta.write(d, delta)
+                    _write_state(d, generation, built, int(state.get("n_main") or 0))
+                except OSError as exc:
+                    logger.warning("could not save the BM25 index's changes in %s: %s", d, exc)
+                logger.info(
+                    "caught the BM25 index up with %d changed items (%d chunks in its delta) in %.2fs",
+                    len(items),
+                    len(delta),
+                    time.perf_counter() - t0,
+                )
+                return
+    index = build(source, generation)
+    try:
+        save(index, store)
+    except OSError as exc:
+        logger.warning("could not save the BM25 index in %s: %s", store, exc)
+        return
+    log = getattr(source, "keyword_log", None)
+    if log is not None and index.built.log_id:
+        log.trim_log(index.built.log_seq)
 
 
 def load(store: Path) -> KeywordIndex | None:
@@ -408,14 +646,47 @@ def load(store: Path) -> KeywordIndex | None:
     except (OSError, ValueError, KeyError, ImportError) as exc:  # ImportError: saved for numba
         logger.info("no usable BM25 index in %s (%s)", d, exc)
         return None
-    return KeywordIndex(retriever, data["ids"], data["meta"], data["generation"], _stemmer())
+    from ingest.store import keyword_delta
+
+    built = Built(
+        str(data.get("build") or ""),
+        str(data.get("log_id") or ""),
+        int(data.get("log_seq") or 0),
+        float(data.get("avgdl") or 0.0),
+    )
+    main = KeywordIndex(retriever, data["ids"], data["meta"], data["generation"], _stemmer(), built)
+    delta = keyword_delta.read(d, built.build) if built.build else None
+    return KeywordIndex.with_delta(main, delta) if delta is not None else main
+
+
+def catch_up(index: KeywordIndex, store: Any, generation: str) -> KeywordIndex | None:
+    """``index`` brought to ``generation`` in memory from the items logged since it was made,
+    or None when the log cannot tell (another store's log, trimmed) or the delta would outgrow
+    :func:`keyword_delta.fold_limit` (then rebuild)."""
+    from ingest.store import keyword_delta
+
+    got = _changes(store, index.built.log_id, index.log_seq)
+    limit = keyword_delta.fold_limit(index.n_main)
+    if got is None or len(got[1]) > limit:
+        return None
+    head, items = got
+    base = index.delta or keyword_delta.Delta(index.built.build, index.generation, index.log_seq)
+    delta = keyword_delta.apply(base, store, items, analyser(index.stemmer), generation, head)
+    if len(delta) > limit:
+        return None
+    return KeywordIndex.with_delta(index, delta)
 
 
 def sync(store_path: Path, store: Any, generation: str) -> KeywordIndex:
-    """Make sure the saved index matches ``generation``; rebuild and save it when not."""
+    """Make sure the index matches ``generation``: the saved one, caught up from the store's
+    keyword log in memory when it is a little behind, or rebuilt and saved."""
     current = load(store_path)
     if current is not None and current.generation == generation:
         return current
+    if current is not None:
+        fresh = catch_up(current, store, generation)
+        if fresh is not None:
+            return fresh
     index = build(store, generation)
     try:
         save(index, store_path)

@@ -14,6 +14,9 @@ Tables:
 - ``meta``: what built the store (embedding model, dimension, chunker) and the last sync.
 - ``roots``: every folder or file given to ``pdq ingest`` (first and last sync), so ``pdq sync``
   needs no paths; ``forgotten``: sub-paths of a root that ``pdq forget`` removed (skipped by sync).
+- ``keyword_log``: the items whose chunks were written, changed or deleted since the keyword
+  index was last built in full, in order, so it can be brought up to date from those items
+  alone (ingest/store/keyword_delta.py).
 """
 
 from __future__ import annotations
@@ -230,7 +233,90 @@ class _Roots:
         ]
 
 
-class Manifest(_Links, _Summary, _Roots):
+_SET_META = (
+    "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value"
+)
+
+
+class _KeywordLog:
+    """The keyword log: every chunk write appends its items (before and after the write, each
+    time before the content generation moves on: :meth:`ingest.store.Store._changed`), so an
+    index that knows the log position it was built at can catch up by re-reading only the items
+    logged since. Mixed into :class:`Manifest`."""
+
+    db: sqlite3.Connection
+
+    def _meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _write(self, sql: str, rows: list[tuple]) -> None:
+        """``sql`` for each row, in the caller's transaction or its own."""
+        if self.db.in_transaction:
+            self.db.executemany(sql, rows)
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.executemany(sql, rows)
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def log_id(self) -> str:
+        """Names this log: an index built against another manifest (a wiped and rebuilt store)
+        must not take this one's positions for its own."""
+        lid = self._meta("keyword_log_id")
+        if not lid:
+            import uuid
+
+            lid = uuid.uuid4().hex[:16]
+            try:
+                self._write(_SET_META, [("keyword_log_id", lid)])
+            except sqlite3.OperationalError:  # a read-only store: no log to catch up from
+                return ""
+        return lid
+
+    def log_changed(self, item_ids: Iterable[str]) -> None:
+        rows = [(i,) for i in dict.fromkeys(item_ids)]
+        if rows:
+            self._write("INSERT INTO keyword_log(item_id) VALUES(?)", rows)
+
+    def log_head(self) -> int:
+        """The position of the last logged change (0 for none yet); trimming never lowers it."""
+        row = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name='keyword_log'").fetchone()
+        return int(row[0]) if row else 0
+
+    def changed_since(self, seq: int) -> tuple[int, set[str]] | None:
+        """(the log's head, the items logged after ``seq``), or None when the log no longer
+        reaches back to ``seq`` (trimmed after a later full build)."""
+        if seq < int(self._meta("keyword_log_trimmed") or 0):
+            return None
+        self.db.execute("BEGIN")  # a read snapshot: head and rows agree
+        try:
+            head = self.log_head()
+            rows = self.db.execute(
+                "SELECT DISTINCT item_id FROM keyword_log WHERE seq > ?", (seq,)
+            ).fetchall()
+        finally:
+            self.db.execute("COMMIT")
+        return head, {r[0] for r in rows}
+
+    def trim_log(self, upto: int) -> None:
+        """Forget the changes a full build at position ``upto`` already holds."""
+        if upto <= int(self._meta("keyword_log_trimmed") or 0):
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("DELETE FROM keyword_log WHERE seq <= ?", (upto,))
+            self.db.execute(_SET_META, ("keyword_log_trimmed", str(upto)))
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+
+class Manifest(_Links, _Summary, _Roots, _KeywordLog):
     def __init__(self, path: Path) -> None:
         self.path = path
         self.db = sqlite3.connect(
@@ -251,6 +337,10 @@ class Manifest(_Links, _Summary, _Roots):
             scols = {r[1] for r in self.db.execute("PRAGMA table_info(sources)")}
             if "failed" not in scols:
                 self.db.execute("ALTER TABLE sources ADD COLUMN failed TEXT NOT NULL DEFAULT ''")
+            self.db.execute(
+                "CREATE TABLE IF NOT EXISTS keyword_log "
+                "(seq INTEGER PRIMARY KEY AUTOINCREMENT, item_id TEXT NOT NULL)"
+            )
         except sqlite3.OperationalError:  # a read-only store: read as it is
             pass
 
@@ -275,7 +365,7 @@ class Manifest(_Links, _Summary, _Roots):
     def set_meta(self, **values: object) -> None:
         with self.transaction() as db:
             db.executemany(
-                "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                _SET_META,
                 [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in values.items()],
             )
 

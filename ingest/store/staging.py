@@ -9,6 +9,7 @@ this in, and every one of its read methods sees both collections.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterable
 from typing import Any
 
 from ingest.store.manifest import Manifest
@@ -43,6 +44,8 @@ class Staging:
         metadatas: list[dict],
     ) -> None: ...
 
+    def _changed(self, item_ids: Iterable[str]) -> None: ...
+
     # Chunks are first stored without their vector in a second collection of one-dimensional
     # points (nearly free for Chroma's HNSW, never met by a dense search); phase 2 moves them,
     # embedded, into the main collection. Every read below sees both.
@@ -69,6 +72,11 @@ class Staging:
 
     def stage(self, ids: list[str], documents: list[str], metadatas: list[dict]) -> None:
         """Store chunks (text and metadata) before they are embedded."""
+        items = [
+            str(m.get("item_id") or c.rsplit("#", 1)[0])
+            for c, m in zip(ids, metadatas, strict=True)
+        ]
+        self._changed(items)
         staging = self._staged_collection(create=True)
         for i in range(0, len(ids), WRITE_BATCH):
             sl = slice(i, i + WRITE_BATCH)
@@ -78,6 +86,7 @@ class Staging:
                 documents=documents[sl],
                 metadatas=metadatas[sl],
             )
+        self._changed(items)
 
     def staged(self, ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
         """Text and metadata of these chunks among those waiting for their vectors."""
