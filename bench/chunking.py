@@ -5,7 +5,7 @@ the real embedding model (sample_docs; the 48 Enron mails + 500 SpamAssassin dis
 ../shared/corpus when present) and their questions asked (retrieval only, hybrid/dense/BM25).
 Printed per setting: chunks, tokens embedded per item, hybrid recall@1/@5 and MRR of each set.
 
-    .venv/bin/python bench/chunking.py [--settings 200/32 256/32 128/32 200/0]
+    .venv/bin/python bench/chunking.py [--settings 200/32 256/32 128/32 200/0 256/0]
 """
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ def tokens_embedded(store: Path, count) -> tuple[int, int, int]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--settings", nargs="+", default=["200/32", "256/32", "128/32", "200/0"])
+    ap.add_argument(
+        "--settings", nargs="+", default=["200/32", "256/32", "128/32", "200/0", "256/0"]
+    )
     args = ap.parse_args()
 
     from ingest.core.privacy import apply_offline_env

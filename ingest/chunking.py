@@ -27,6 +27,25 @@ def chunker_signature(settings: Any, model_max: int) -> str:
     return f"pdq-chunker-{CHUNKER_VERSION}/tokens={limit}/overlap={min(settings.chunk_overlap, limit // 4)}"
 
 
+_SIGNATURE = re.compile(r"^pdq-chunker-(?P<v>[^/]+)/tokens=(?P<t>\d+)/overlap=(?P<o>\d+)$")
+
+
+def keep_store_chunking(settings: Any, recorded: str | None) -> Any:
+    """``settings`` chunking the way an existing store was built (``recorded``: its chunker
+    signature), for each of chunk size and overlap that was not set explicitly (argument,
+    environment, config file). A later pdq's different default applies to new stores and never
+    makes an existing one ask for ``--rebuild``; an explicit setting that differs still does."""
+    m = _SIGNATURE.match(recorded or "")
+    if not m or m["v"] != CHUNKER_VERSION:
+        return settings
+    update = {
+        k: int(v)
+        for k, v in (("chunk_tokens", m["t"]), ("chunk_overlap", m["o"]))
+        if k not in settings.model_fields_set and getattr(settings, k) != int(v)
+    }
+    return settings.model_copy(update=update) if update else settings
+
+
 @dataclass(slots=True)
 class Chunk:
     chunk_id: str

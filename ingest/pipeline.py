@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.chunking import Chunker, chunker_signature
+from ingest.chunking import Chunker, chunker_signature, keep_store_chunking
 from ingest.core.errors import IngestError, PdqError, StoreError
 from ingest.core.settings import Settings
 from ingest.embedding import Embedder, make_embedder
@@ -45,7 +45,7 @@ from ingest.semantic_index import embed_waiting
 from ingest.sources.discovery import SourceFile, source_at, walk
 from ingest.sources.mentions import mentioned_days
 from ingest.sources.readers import read_source
-from ingest.store import Store, StoreLock, prepare_dir
+from ingest.store import Store, StoreLock, prepare_dir, recorded_chunker
 from ingest.store.manifest import SourceState
 from ingest.writer import Link, PendingSource, Writer, repair
 
@@ -301,7 +301,8 @@ def ingest_paths(
     embedder = embedder or make_embedder(settings)
     store_dir = settings.store.expanduser().resolve()
     report = IngestReport(store=str(store_dir), dry_run=dry_run)
-    if dry_run:
+    if dry_run:  # chunk counts as an ingest into this store would make them
+        settings = keep_store_chunking(settings, recorded_chunker(store_dir))
         _run_sources(_Run(settings, None, embedder, report, progress), roots, store_dir, {})
         _note_ocr(settings, report)
         report.seconds = time.perf_counter() - t_start
@@ -375,6 +376,8 @@ def _in_store(
         url, name = settings.chroma_url, settings.chroma_collection
         if rebuild:
             Store.wipe(store_dir, chroma_url=url, collection=name)
+        else:  # an existing store keeps the chunking it was built with (unless set explicitly)
+            settings = keep_store_chunking(settings, recorded_chunker(store_dir))
         signature = chunker_signature(settings, embedder.max_seq_length)
         store = Store.open(
             store_dir, model=embedder.name, chunker=signature, chroma_url=url, collection=name

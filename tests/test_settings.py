@@ -9,7 +9,7 @@ from ingest.core.settings import DEFAULT_EMBEDDING_MODEL, load_settings
 def test_defaults(tmp_path):
     s = load_settings()
     assert s.embedding_model == DEFAULT_EMBEDDING_MODEL
-    assert s.chunk_tokens == 200
+    assert s.chunk_tokens == 200 and s.chunk_overlap == 0
     assert s.store == tmp_path / "store"  # from PDQ_STORE set by the autouse fixture
 
 

@@ -292,3 +292,43 @@ def test_dry_run_stores_nothing(box, settings, hash_embedder):
     r = run([box], settings, hash_embedder, dry_run=True)
     assert r.totals["found"] == 3 and r.chunks_planned == 3 and hash_embedder.calls == 0
     assert not (settings.store / "manifest.sqlite").exists()
+
+
+def test_an_existing_store_keeps_its_chunking_when_the_default_changes(
+    box, tmp_path, settings, hash_embedder
+):
+    """A store built with other chunk settings (an older pdq's defaults) keeps them: a sync
+    with the defaults of now works and chunks new mail the way the store was built; only an
+    explicit, different setting asks for --rebuild. A new store gets the defaults."""
+    from ingest.chunking import chunker_signature
+    from ingest.core.settings import Settings, load_settings
+    from ingest.store import recorded_chunker
+
+    default = Settings.model_fields["chunk_overlap"].default
+    older = load_settings(
+        store=settings.store, chunk_tokens=128, chunk_overlap=default + 8, timezone="UTC"
+    )
+    run([box], older, hash_embedder)
+    built = recorded_chunker(settings.store)
+    assert built == chunker_signature(older, hash_embedder.max_seq_length)
+    (maildir(box) / "cur" / "9.M1:2,S").write_bytes(
+        mail("m9", "Long one", "A sentence about the budget and the trip. " * 120)
+    )
+    r = run([box], load_settings(store=settings.store, timezone="UTC"), hash_embedder)
+    assert r.totals["new"] == 1 and recorded_chunker(settings.store) == built
+    # the new mail was chunked at the store's 128 tokens, not the default's size
+    store = Store.open(settings.store, create=False)
+    try:
+        (item,) = store.manifest.db.execute(
+            "SELECT item_id FROM items WHERE title = 'Long one'"
+        ).fetchone()
+        texts = [t for t, _ in store.chunks(store.manifest.chunk_ids([item])).values()]
+    finally:
+        store.close()
+    sizes = [len(hash_embedder.tokenizer(t)["input_ids"]) for t in texts]
+    assert len(sizes) > 1 and max(sizes) <= 128 < Settings.model_fields["chunk_tokens"].default
+    with pytest.raises(StoreMismatchError, match="chunk"):
+        run([box], load_settings(store=settings.store, chunk_tokens=100), hash_embedder)
+    fresh = load_settings(store=tmp_path / "fresh", timezone="UTC")
+    run([box], fresh, hash_embedder)
+    assert recorded_chunker(fresh.store) == chunker_signature(fresh, hash_embedder.max_seq_length)
