@@ -256,3 +256,27 @@ def test_a_run_stopped_mid_write_is_caught_up_by_the_next(
     got = keyword_index.load(settings.store)
     assert got is not None and live_ids(got) == set(full_index(settings).ids)
     assert got.search("zanzibar ferry", 1) and got.search("quokka umbrella", 1)
+
+
+def test_a_delta_of_deletions_only_keeps_them_dead(docs, settings, hash_embedder):
+    """A delta that holds no chunks (only deleted items) is still a delta: the next change
+    builds on it, in the saved index and in a reader's memory."""
+    from rag.retrieval import Retriever
+
+    ingest_paths([docs], settings, embedder=hash_embedder)
+    reader = Store.open(settings.store, create=False)
+    try:
+        retriever = Retriever(reader, hash_embedder, settings)
+        assert retriever.keyword.delta is None
+        cur = docs / "mail/Maildir/cur"
+        sorted(cur.iterdir())[0].unlink()
+        ingest_paths([docs], settings, embedder=hash_embedder)
+        assert len(retriever.keyword.delta) == 0 and retriever.keyword.delta.dead
+        (cur / "9996.M1P1.test:2,S").write_bytes(mail("ibis", "Ibis", "An ibis on the roof."))
+        ingest_paths([docs], settings, embedder=hash_embedder)
+        full = set(full_index(settings).ids)
+        assert live_ids(retriever.keyword) == full
+        saved = keyword_index.load(settings.store)
+        assert saved is not None and live_ids(saved) == full
+    finally:
+        reader.close()

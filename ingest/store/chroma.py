@@ -309,7 +309,8 @@ class Store(Staging):
         the items in the log, so the next run's index re-reads them. After: a reader that read
         the store during the write and labelled its index with the generation of then is stale
         once the write is done, and catches up from the log (ingest/store/keyword_delta.py)."""
-        self.manifest.log_changed(item_ids)
+        if not self.url:  # with a server nothing catches up from the log (keyword_log)
+            self.manifest.log_changed(item_ids)
         self.set_generation(uuid.uuid4().hex)
 
     @property

@@ -138,6 +138,15 @@ class Built:
             "avgdl": self.avgdl,
         }
 
+    @classmethod
+    def from_dict(cls, d: dict) -> Built:
+        return cls(
+            str(d.get("build") or ""),
+            str(d.get("log_id") or ""),
+            int(d.get("log_seq") or 0),
+            float(d.get("avgdl") or 0.0),
+        )
+
 
 @dataclass
 class KeywordIndex:
@@ -182,7 +191,7 @@ class KeywordIndex:
         if delta.dead:
             dead = delta.dead
             live[:n] = [m.get("item_id") not in dead for m in main.meta[:n]]
-        out = cls(
+        return cls(
             main.retriever,
             ids,
             meta,
@@ -194,7 +203,6 @@ class KeywordIndex:
             n,
             None if live.all() else live,
         )
-        return out
 
     @property
     def scorer(self) -> Any:
@@ -561,62 +569,58 @@ def _read_state(store: Path) -> dict | None:
     return state if isinstance(state, dict) and state.get("format") == FORMAT else None
 
 
-def is_current(store: Path, generation: str) -> bool:
-    """Is the saved index of this format and ``generation``? Reads a few bytes, not the index
-    (whose metadata is tens of MB for a big mailbox: an unchanged re-sync needs no more)."""
-    state = _read_state(store)
-    return bool(state and state.get("generation") == generation)
+def _caught_up(
+    base: Any, source: Any, built: Built, n_main: int, stemmer: Any, generation: str
+) -> Any:
+    """``base`` (a keyword_delta.Delta of the build ``built``) extended with the items the
+    store's log names after it, or None when the log cannot tell (another store's log, one
+    trimmed past it) or the delta would outgrow :func:`keyword_delta.fold_limit`: rebuild."""
+    from ingest.store import keyword_delta
 
-
-def _changes(source: Any, log_id: str, since: int) -> tuple[int, set[str]] | None:
-    """(the log's head, the items changed after ``since``) when the store's log is the one an
-    index was built against and still reaches back that far; else None (rebuild)."""
     log = getattr(source, "keyword_log", None)
-    if log is None or not log_id or log.log_id() != log_id:
+    if log is None or not built.log_id or log.log_id() != built.log_id:
         return None
-    return log.changed_since(since)
+    got = log.changed_since(base.log_seq)
+    limit = keyword_delta.fold_limit(n_main)
+    if got is None or len(got[1]) > limit:
+        return None
+    head, items = got
+    t0 = time.perf_counter()
+    delta = keyword_delta.apply(base, source, items, analyser(stemmer), generation, head)
+    logger.info(
+        "caught the BM25 index up with %d changed items (%d chunks in its delta) in %.2fs",
+        len(items),
+        len(delta),
+        time.perf_counter() - t0,
+    )
+    return delta if len(delta) <= limit else None
 
 
 def ensure_current(store: Path, source: Any, generation: str) -> None:
     """For an ingest (under the store's lock): make the saved index current. The items logged
     since it was built are re-read into its delta (one message's work for one new mail), unless
     that delta would outgrow :func:`keyword_delta.fold_limit`: then a full rebuild, which trims
-    the log."""
+    the log. Reads ``bm25/state.json`` and the delta, never the index itself."""
     from ingest.store import keyword_delta
 
     state = _read_state(store)
     if state and state.get("generation") == generation:
         return
     if state:
-        built = Built(
-            str(state.get("build") or ""),
-            str(state.get("log_id") or ""),
-            int(state.get("log_seq") or 0),
-            float(state.get("avgdl") or 0.0),
-        )
-        d = store / INDEX_DIR
-        base = keyword_delta.read(d, built.build) or keyword_delta.Delta(
-            built.build, str(state.get("generation") or ""), built.log_seq
-        )
-        got = _changes(source, built.log_id, base.log_seq)
-        limit = keyword_delta.fold_limit(int(state.get("n_main") or 0))
-        if got is not None and len(got[1]) <= limit:
-            t0 = time.perf_counter()
-            head, items = got
-            delta = keyword_delta.apply(base, source, items, analyser(_stemmer()), generation, head)
-            if len(delta) <= limit:
-                try:
-                    keyword_delta.write(d, delta)
-                    _write_state(d, generation, built, int(state.get("n_main") or 0))
-                except OSError as exc:
-                    logger.warning("could not save the BM25 index's changes in %s: %s", d, exc)
-                logger.info(
-                    "caught the BM25 index up with %d changed items (%d chunks in its delta) in %.2fs",
-                    len(items),
-                    len(delta),
-                    time.perf_counter() - t0,
-                )
-                return
+        built, n_main, d = Built.from_dict(state), int(state.get("n_main") or 0), store / INDEX_DIR
+        base = keyword_delta.read(d, built.build)
+        if base is None:  # (a delta of deletions only holds no chunks: test for None)
+            base = keyword_delta.Delta(
+                built.build, str(state.get("generation") or ""), built.log_seq
+            )
+        delta = _caught_up(base, source, built, n_main, _stemmer(), generation)
+        if delta is not None:
+            try:
+                keyword_delta.write(d, delta)
+                _write_state(d, generation, built, n_main)
+            except OSError as exc:
+                logger.warning("could not save the BM25 index's changes in %s: %s", d, exc)
+            return
     index = build(source, generation)
     try:
         save(index, store)
@@ -648,12 +652,7 @@ def load(store: Path) -> KeywordIndex | None:
         return None
     from ingest.store import keyword_delta
 
-    built = Built(
-        str(data.get("build") or ""),
-        str(data.get("log_id") or ""),
-        int(data.get("log_seq") or 0),
-        float(data.get("avgdl") or 0.0),
-    )
+    built = Built.from_dict(data)
     main = KeywordIndex(retriever, data["ids"], data["meta"], data["generation"], _stemmer(), built)
     delta = keyword_delta.read(d, built.build) if built.build else None
     return KeywordIndex.with_delta(main, delta) if delta is not None else main
@@ -661,20 +660,14 @@ def load(store: Path) -> KeywordIndex | None:
 
 def catch_up(index: KeywordIndex, store: Any, generation: str) -> KeywordIndex | None:
     """``index`` brought to ``generation`` in memory from the items logged since it was made,
-    or None when the log cannot tell (another store's log, trimmed) or the delta would outgrow
-    :func:`keyword_delta.fold_limit` (then rebuild)."""
+    or None when it cannot be (then load or rebuild: :func:`_caught_up`)."""
     from ingest.store import keyword_delta
 
-    got = _changes(store, index.built.log_id, index.log_seq)
-    limit = keyword_delta.fold_limit(index.n_main)
-    if got is None or len(got[1]) > limit:
-        return None
-    head, items = got
-    base = index.delta or keyword_delta.Delta(index.built.build, index.generation, index.log_seq)
-    delta = keyword_delta.apply(base, store, items, analyser(index.stemmer), generation, head)
-    if len(delta) > limit:
-        return None
-    return KeywordIndex.with_delta(index, delta)
+    base = index.delta
+    if base is None:  # (a delta of deletions only holds no chunks: test for None)
+        base = keyword_delta.Delta(index.built.build, index.generation, index.log_seq)
+    delta = _caught_up(base, store, index.built, index.n_main, index.stemmer, generation)
+    return KeywordIndex.with_delta(index, delta) if delta is not None else None
 
 
 def sync(store_path: Path, store: Any, generation: str) -> KeywordIndex:
