@@ -25,3 +25,17 @@ def test_hidden_elements_are_dropped():
 def test_font_size_nonzero_is_visible():
     assert "small" in html_to_text('<p style="font-size:0.9em">small</p>')
     assert "tiny" in html_to_text('<p style="font-size:10px">tiny</p>')
+
+
+def test_an_xml_looking_part_is_read_without_a_warning_on_the_terminal():
+    """A text/html part that is really XML (some mailers and feeds send them) is read as HTML,
+    without bs4's multi-line XMLParsedAsHTMLWarning on the person's terminal."""
+    import warnings
+
+    xml = (
+        '<?xml version="1.0" encoding="utf-8"?>\n<notice><title>Boiler</title>'
+        "<p>The boiler service is on Friday.</p></notice>"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert "boiler service is on Friday" in html_to_text(xml)

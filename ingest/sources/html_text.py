@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 
-from bs4 import BeautifulSoup, Comment, Tag
+from bs4 import BeautifulSoup, Comment, Tag, XMLParsedAsHTMLWarning
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +74,11 @@ def _is_hidden(tag: Tag) -> bool:
 
 
 def _visible_soup(html: str) -> BeautifulSoup:
-    soup = BeautifulSoup(html, "lxml")
+    with warnings.catch_warnings():
+        # an XHTML mail part ("<?xml ...?><html ...>") is still a mail's HTML: parsed as HTML,
+        # without bs4's multi-line warning on the person's terminal
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        soup = BeautifulSoup(html, "lxml")
     for c in soup.find_all(string=lambda s: isinstance(s, Comment)):
         c.extract()
     for name in _DROP_TAGS:
