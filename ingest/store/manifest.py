@@ -292,14 +292,17 @@ class _KeywordLog:
         reaches back to ``seq`` (trimmed after a later full build)."""
         if seq < int(self._meta("keyword_log_trimmed") or 0):
             return None
-        self.db.execute("BEGIN")  # a read snapshot: head and rows agree
+        own = not self.db.in_transaction
+        if own:
+            self.db.execute("BEGIN")  # a read snapshot: head and rows agree
         try:
             head = self.log_head()
             rows = self.db.execute(
-                "SELECT DISTINCT item_id FROM keyword_log WHERE seq > ?", (seq,)
+                "SELECT DISTINCT item_id FROM keyword_log WHERE seq > ? AND seq <= ?", (seq, head)
             ).fetchall()
         finally:
-            self.db.execute("COMMIT")
+            if own:
+                self.db.execute("COMMIT")
         return head, {r[0] for r in rows}
 
     def trim_log(self, upto: int) -> None:
