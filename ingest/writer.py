@@ -2,7 +2,9 @@
 without vectors (their text, metadata and keyword index are usable at once; phase 2,
 ``ingest/semantic_index.py``, embeds them), items that are gone are deleted — each round recorded
 in the manifest's ``pending`` journal first, so a run killed at any point leaves a journal the
-next run repairs (:func:`repair`)."""
+next run repairs (:func:`repair`). Each chunk write moves the store's content generation on and
+logs its items for the keyword index (:meth:`ingest.store.Store._changed`), so questions asked
+during a long ingest see every committed round."""
 
 from __future__ import annotations
 
@@ -38,12 +40,6 @@ class Writer:
         self.store = store
         self.chunker = chunker
         self.report = report
-        self.changed = False  # chunks written, deleted or re-labelled in this run
-
-    def will_change(self) -> None:
-        """Before each write round. (Every chunk write moves the content generation on once
-        done, so questions asked during a long ingest see each committed round.)"""
-        self.changed = True
 
     def write(self, items: list[Item], links: list[Link]) -> None:
         """One round: unchanged items only get their new links, changed and new ones are
@@ -53,8 +49,6 @@ class Writer:
         chunks = [(it, h, upd, self.chunker().chunk_item(it)) for it, h, upd in write]
         self.report.timings["chunk"] += time.perf_counter() - t0
         t0 = time.perf_counter()
-        if write or moved:
-            self.will_change()
         flat = self._store(chunks, links)
         self._relabel(moved)
         self.report.chunks_stored += len(flat)
@@ -110,8 +104,6 @@ class Writer:
                 if folder and before and folder not in before:
                     multi_folder.add(iid)
             m.clear_pending(ids)
-        if multi_folder:
-            self.will_change()
         for iid in multi_folder:
             self.store.update_metadata(
                 m.chunk_ids([iid]), {"folders": "; ".join(m.folders_of(iid))}
@@ -143,7 +135,6 @@ class Writer:
             return
         m = self.store.manifest
         info = m.item_info(ids)
-        self.will_change()
         with m.transaction():
             m.mark_pending(ids, "delete")
         self.store.delete_items(ids)
