@@ -9,6 +9,8 @@ ingests it once, then times, on the same store:
       does: ``pipeline.sync_changed`` of the paths its events named (the keyword index catches
       up from the store's log: ingest/store/keyword_delta.py);
   (c) another message synced the way the watcher did before: the whole root (``sync_roots``);
+  (e) folding the keyword delta into a new full index (what a sync does once the delta passes
+      its share of the index; timed, not saved);
 
 with each sync's split (reading, keyword index, embedding). The store is built with a hashing
 embedder (tests/fakes.py) so that building 50,000 messages takes minutes, not hours: the figures
@@ -127,6 +129,19 @@ def main() -> None:
             else:
                 r = sync_roots(settings, embedder=emb)
             print(line(how, r))
+        from ingest.store import keyword_index
+
+        store = Store.open(settings.store, create=False)
+        try:  # what a sync does once the delta passes its share of the index, without saving
+            t = time.perf_counter()
+            folded = keyword_index.fold_in(settings.store, store, store.generation())
+            took = time.perf_counter() - t
+        finally:
+            store.close()
+        print(
+            f"(e) folding the delta into a new full index: {took:.1f}s for "
+            f"{len(folded.ids) if folded else 0:,} chunks (None: it could not; a rebuild instead)"
+        )
         text = "The plumber comes on Thursday at nine; the invoice follows."
         real.embed([text])
         t = time.perf_counter()

@@ -202,13 +202,24 @@ def test_a_reader_catches_up_in_memory(docs, settings, hash_embedder, monkeypatc
         reader.close()
 
 
-def test_a_big_change_folds_the_delta_into_a_rebuild(docs, settings, hash_embedder, monkeypatch):
+def test_a_big_change_is_folded_in_and_equals_a_rebuild(docs, settings, hash_embedder, monkeypatch):
+    """A delta past the fold limit is folded into a new full index from what the saved index
+    holds (no chunk is read back from the store, nothing is tokenised again): the same chunks,
+    terms and scores as a rebuild from the store, and the log is trimmed to it."""
+    import numpy as np
+
     ingest_paths([docs], settings, embedder=hash_embedder)
     before = index_state(settings)
     monkeypatch.setattr(keyword_delta, "FOLD_MIN", 0)
     monkeypatch.setattr(keyword_delta, "FOLD_SHARE", 0.0)
     change_mail(docs)
+
+    def no_full_read(*a, **k):
+        raise AssertionError("the whole store was read back to fold three changes in")
+
+    monkeypatch.setattr(Store, "all_chunks", no_full_read)
     ingest_paths([docs], settings, embedder=hash_embedder)
+    monkeypatch.undo()
     after = index_state(settings)
     assert after["build"] != before["build"]
     assert not (settings.store / "bm25" / keyword_delta.DELTA).exists()
@@ -219,7 +230,51 @@ def test_a_big_change_folds_the_delta_into_a_rebuild(docs, settings, hash_embedd
     finally:
         store.close()
     got = keyword_index.load(settings.store)
-    assert got is not None and got.delta is None and got.search("zanzibar", 1)
+    full = full_index(settings)
+    assert got is not None and got.delta is None and got.live is None
+    assert sorted(got.ids) == sorted(full.ids) and len(got.ids) == len(full.ids)
+    assert set(got.retriever.vocab_dict) == set(full.retriever.vocab_dict)
+    assert got.built.avgdl == pytest.approx(full.built.avgdl, rel=1e-12)
+    order = [got.ids.index(cid) for cid in full.ids]  # full's documents in got's numbering
+    assert np.array_equal(np.load(settings.store / "bm25/lengths.npy")[order], full.lengths)
+    for q in QUESTIONS + ["zanzibar ferry", "quokka umbrella"]:
+        terms = [t for t in full.tokens(q) if t in full.retriever.vocab_dict]
+        if terms:
+            np.testing.assert_allclose(
+                got.retriever.get_scores(terms)[order],
+                full.retriever.get_scores(terms),
+                rtol=1e-6,
+                atol=1e-7,
+            )
+    assert got.search("zanzibar", 1)[0][0] == full.search("zanzibar", 1)[0][0]
+
+
+def test_a_reader_far_behind_folds_instead_of_rebuilding(
+    docs, settings, hash_embedder, monkeypatch
+):
+    from rag.retrieval import Retriever
+
+    ingest_paths([docs], settings, embedder=hash_embedder)
+    reader = Store.open(settings.store, create=False)
+    try:
+        retriever = Retriever(reader, hash_embedder, settings)
+        assert not retriever.keyword.search("zanzibar", 1)
+        monkeypatch.setattr(keyword_delta, "FOLD_MIN", 0)
+        monkeypatch.setattr(keyword_delta, "FOLD_SHARE", 0.0)
+        monkeypatch.setattr(keyword_index, "ensure_current", lambda *a, **k: None)
+        change_mail(docs)
+        ingest_paths([docs], settings, embedder=hash_embedder)  # the index left behind
+
+        def no_build(*a, **k):
+            raise AssertionError("the reader rebuilt the index from the store")
+
+        monkeypatch.setattr(keyword_index, "build", no_build)
+        kw = retriever.keyword
+        assert kw.delta is None and kw.search("zanzibar", 1)
+        monkeypatch.undo()
+        assert sorted(kw.ids) == sorted(full_index(settings).ids)
+    finally:
+        reader.close()
 
 
 def test_a_rebuilt_store_does_not_trust_the_old_log_position(docs, settings, hash_embedder):

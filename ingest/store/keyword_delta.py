@@ -8,7 +8,9 @@ are tokenised into a small *delta* (``bm25/delta.json``), and the main index's c
 items count as dead. A loaded index masks the dead chunks and scores the delta's with the
 formula bm25s uses (Lucene idf, k1 = 1.5, b = 0.75) and the main index's statistics, so one new
 mail costs one message's work. Once the delta outgrows a share of the main index it is folded
-in by a full build, which also trims the log.
+in (:func:`fold`): a new full index computed from the main index's postings (their term
+frequencies recovered from the scores) and the delta's, with fresh statistics, scored as bm25s
+scores, without reading the store back; the log is trimmed to it.
 """
 
 from __future__ import annotations
@@ -164,3 +166,118 @@ class DeltaScorer:
             docs, tf = hit
             out[docs] += self.idf(term, len(docs)) * tf / (norm[docs] + tf)
         return out
+
+
+BLOCK = 1 << 20  # postings per step of a fold (bounds its temporary arrays)
+
+
+def fold(index: Any, lengths: Any) -> tuple[dict, dict, list[str], list[dict], Any]:
+    """A full build of ``index``'s live chunks (a main index with its delta applied) from what
+    it holds, without reading the store or tokenising anything: each main posting's term
+    frequency is recovered from its score (the build's statistics and ``lengths``, the terms
+    per main chunk, known), the delta's are counted, and every score is computed anew with the
+    combined statistics, as bm25s scores them. Works in blocks of postings, so its memory is
+    the new index plus a few bytes per posting. Returns (bm25s' score arrays, its vocabulary,
+    ids, filter fields, terms per chunk); a test compares it with a rebuild from the store."""
+    import numpy as np
+
+    n = index.n_main
+    sc = index.retriever.scores
+    indptr = np.asarray(sc["indptr"], dtype=np.int64)
+    n_terms, nnz = len(indptr) - 1, int(indptr[-1])
+    df = np.diff(indptr)
+    idf = np.array(
+        [math.log(1 + (n - d + 0.5) / (d + 0.5)) for d in df.tolist()], dtype=np.float32
+    ).astype(np.float64)
+    lengths = np.asarray(lengths, dtype=np.float64)
+    live = np.ones(n, dtype=bool) if index.live is None else np.asarray(index.live[:n])
+    new_doc = (np.cumsum(live) - 1).astype(np.int32)  # main chunks keep their order
+    n_live = int(live.sum())
+
+    # 1. main postings, still in bm25s' order (by term, then document): term, document, tf
+    m_terms = np.empty(nnz, dtype=np.int32)
+    m_docs = np.empty(nnz, dtype=np.int32)
+    m_tf = np.empty(nnz, dtype=np.float32)
+    kept = 0
+    for lo in range(0, nnz, BLOCK):
+        hi = min(nnz, lo + BLOCK)
+        terms = np.searchsorted(indptr, np.arange(lo, hi), side="right") - 1
+        docs = np.asarray(sc["indices"][lo:hi], dtype=np.int64)
+        ratio = np.asarray(sc["data"][lo:hi], dtype=np.float64) / idf[terms]  # tf / (tf + norm)
+        norm = K1 * ((1 - B) + B * lengths[docs] / index.built.avgdl)
+        tf = np.rint(ratio * norm / (1 - ratio))
+        ok = live[docs]
+        k = int(ok.sum())
+        m_terms[kept : kept + k] = terms[ok]
+        m_docs[kept : kept + k] = new_doc[docs[ok]]
+        m_tf[kept : kept + k] = tf[ok]
+        kept += k
+    m_terms, m_docs, m_tf = m_terms[:kept], m_docs[:kept], m_tf[:kept]
+
+    # 2. the delta's postings (its chunks come after every main one), new terms appended
+    vocab = {t: i for t, i in index.retriever.vocab_dict.items() if t and i < n_terms}
+    rows: list[tuple[int, int, int]] = []
+    tokens = index.delta.tokens if index.delta is not None else []
+    for j, toks in enumerate(tokens):
+        for term, count in Counter(toks).items():
+            rows.append((vocab.setdefault(term, len(vocab)), n_live + j, count))
+    rows.sort()
+    d_terms = np.array([r[0] for r in rows], dtype=np.int64)
+    d_docs = np.array([r[1] for r in rows], dtype=np.int32)
+    d_tf = np.array([r[2] for r in rows], dtype=np.float32)
+    new_lengths = np.concatenate(
+        [lengths[:n][live], np.array([len(t) for t in tokens], dtype=np.float64)]
+    ).astype(np.int64)
+    n_docs = len(new_lengths)
+
+    # 3. the new vocabulary (terms no live chunk holds are dropped, as a rebuild would) and the
+    # place of every posting in the new columns: per term, the main postings, then the delta's
+    counts_m = np.bincount(m_terms, minlength=len(vocab))
+    counts_d = np.bincount(d_terms, minlength=len(vocab))
+    counts = counts_m + counts_d
+    used = np.flatnonzero(counts)
+    remap = np.full(len(vocab), -1, dtype=np.int64)
+    remap[used] = np.arange(len(used))
+    by_id = {i: t for t, i in vocab.items()}
+    new_vocab = {by_id[int(i)]: k for k, i in enumerate(used)}
+    starts = np.zeros(len(vocab) + 1, dtype=np.int64)
+    np.cumsum(counts, out=starts[1:])
+    first_m = np.zeros(len(vocab) + 1, dtype=np.int64)
+    np.cumsum(counts_m, out=first_m[1:])
+    first_d = np.zeros(len(vocab) + 1, dtype=np.int64)
+    np.cumsum(counts_d, out=first_d[1:])
+    total = int(starts[-1])
+
+    avgdl = float(new_lengths.mean()) if n_docs else 0.0
+    new_df = counts[used]
+    new_idf = np.zeros(len(vocab), dtype=np.float32)
+    new_idf[used] = [math.log(1 + (n_docs - d + 0.5) / (d + 0.5)) for d in new_df.tolist()]
+    new_idf64 = new_idf.astype(np.float64)
+    norm_of = K1 * ((1 - B) + B * new_lengths.astype(np.float64) / avgdl)
+
+    data = np.empty(total, dtype=np.float32)
+    indices = np.empty(total, dtype=np.int32)
+
+    def place(terms: Any, docs: Any, tf: Any, pos: Any) -> None:
+        tf = tf.astype(np.float64)
+        data[pos] = (new_idf64[terms] * (tf / (norm_of[docs] + tf))).astype(np.float32)
+        indices[pos] = docs
+
+    for lo in range(0, kept, BLOCK):
+        hi = min(kept, lo + BLOCK)
+        t = m_terms[lo:hi].astype(np.int64)
+        place(t, m_docs[lo:hi], m_tf[lo:hi], starts[t] + np.arange(lo, hi) - first_m[t])
+    if len(rows):
+        t = d_terms
+        pos = starts[t] + counts_m[t] + np.arange(len(t)) - first_d[t]
+        place(t, d_docs, d_tf, pos)
+    new_indptr = np.concatenate([starts[used], [total]]).astype(np.int64)
+
+    arrays = {"data": data, "indices": indices, "indptr": new_indptr, "num_docs": n_docs}
+    ids = [cid for cid, ok in zip(index.ids[:n], live, strict=True) if ok] + list(
+        index.delta.ids if index.delta is not None else []
+    )
+    meta = [m for m, ok in zip(index.meta[:n], live, strict=True) if ok] + list(
+        index.delta.meta if index.delta is not None else []
+    )
+    return arrays, {**new_vocab, "": len(new_vocab)}, ids, meta, new_lengths  # bm25s ends with ""

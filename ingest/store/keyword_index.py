@@ -11,9 +11,10 @@ Kept in sync by ingest: every chunk write logs its items and bumps the manifest'
 ``content_generation``. At the end of a run that changed anything, the items logged since the
 index was built are re-read into a small delta beside it (ingest/store/keyword_delta.py: one new
 mail costs one message's work, whatever the store's size); a delta grown past a share of the
-index, a missing index or another format means a full rebuild. A reader that finds the saved
-index stale catches up the same way in memory (or rebuilds), so search never uses an index that
-disagrees with the store.
+index is folded into a new full index computed from the saved one (no chunk read back, nothing
+tokenised again); a missing index or another format means a full rebuild from the store. A
+reader that finds the saved index stale catches up the same way in memory (or loads or rebuilds
+it), so search never uses an index that disagrees with the store.
 """
 
 from __future__ import annotations
@@ -166,6 +167,7 @@ class KeywordIndex:
     log_seq: int = -1  # the log position it is current to (-1: the build's)
     n_main: int = -1  # -1: every document is the build's
     live: Any = None  # bool array over the documents, None when all are live
+    lengths: Any = None  # terms per document of a build, when at hand (saved for a later fold)
     _scorer: Any = field(default=None, init=False, repr=False)
     _pos: dict[str, int] = field(init=False, repr=False)
     _columns: dict[str, Any] | None = field(default=None, init=False, repr=False)
@@ -506,13 +508,15 @@ def build(store: Any, generation: str) -> KeywordIndex:
         tokens = bm25s.tokenize(
             [joined_terms(d) for d in docs], stopwords="en", stemmer=stemmer, show_progress=False
         )
-        avgdl = sum(len(t) for t in tokens.ids) / len(tokens.ids)
+        lengths = [len(t) for t in tokens.ids]
+        avgdl = sum(lengths) / len(lengths)
         retriever.index(tokens, show_progress=False)  # keeps tokens.vocab as vocab_dict
     else:
+        lengths = []
         retriever.vocab_dict = {}
     logger.info("built the BM25 index of %d chunks in %.1fs", len(ids), time.perf_counter() - t0)
     built = Built(uuid.uuid4().hex[:16], log_id, log_seq, avgdl)
-    return KeywordIndex(retriever, ids, metas, generation, stemmer, built)
+    return KeywordIndex(retriever, ids, metas, generation, stemmer, built, lengths=lengths)
 
 
 def save(index: KeywordIndex, store: Path) -> None:
@@ -526,6 +530,10 @@ def save(index: KeywordIndex, store: Path) -> None:
     tmp.mkdir(mode=0o700)
     if index.ids:
         index.retriever.save(str(tmp), show_progress=False)
+    if index.lengths is not None:
+        import numpy as np
+
+        np.save(tmp / LENGTHS, np.asarray(index.lengths, dtype=np.int32))
     (tmp / "chunks.json").write_text(
         json.dumps(
             {
@@ -548,6 +556,7 @@ def save(index: KeywordIndex, store: Path) -> None:
 
 # format and generation alone: "is the saved index current?" without loading the index
 STATE = "state.json"
+LENGTHS = "lengths.npy"  # terms per chunk of the build, for folding a delta in (keyword_delta.fold)
 
 
 def _write_state(d: Path, generation: str, built: Built, n_main: int) -> None:
@@ -570,19 +579,18 @@ def _read_state(store: Path) -> dict | None:
 
 
 def _caught_up(
-    base: Any, source: Any, built: Built, n_main: int, stemmer: Any, generation: str
+    base: Any, source: Any, built: Built, limit: int | None, stemmer: Any, generation: str
 ) -> Any:
     """``base`` (a keyword_delta.Delta of the build ``built``) extended with the items the
     store's log names after it, or None when the log cannot tell (another store's log, one
-    trimmed past it) or the delta would outgrow :func:`keyword_delta.fold_limit`: rebuild."""
+    trimmed past it) or the delta would hold more than ``limit`` chunks (None: no limit)."""
     from ingest.store import keyword_delta
 
     log = getattr(source, "keyword_log", None)
     if log is None or not built.log_id or log.log_id() != built.log_id:
         return None
     got = log.changed_since(base.log_seq)
-    limit = keyword_delta.fold_limit(n_main)
-    if got is None or len(got[1]) > limit:
+    if got is None or (limit is not None and len(got[1]) > limit):
         return None
     head, items = got
     t0 = time.perf_counter()
@@ -593,19 +601,21 @@ def _caught_up(
         len(delta),
         time.perf_counter() - t0,
     )
-    return delta if len(delta) <= limit else None
+    return delta if limit is None or len(delta) <= limit else None
 
 
 def ensure_current(store: Path, source: Any, generation: str) -> None:
     """For an ingest (under the store's lock): make the saved index current. The items logged
     since it was built are re-read into its delta (one message's work for one new mail), unless
-    that delta would outgrow :func:`keyword_delta.fold_limit`: then a full rebuild, which trims
-    the log. Reads ``bm25/state.json`` and the delta, never the index itself."""
+    that delta would outgrow :func:`keyword_delta.fold_limit`: then it is folded into a new full
+    index (:func:`fold_in`; a rebuild from the store when the saved index cannot be), which
+    trims the log. A delta update reads ``bm25/state.json`` and the delta, never the index."""
     from ingest.store import keyword_delta
 
     state = _read_state(store)
     if state and state.get("generation") == generation:
         return
+    index = None
     if state:
         built, n_main, d = Built.from_dict(state), int(state.get("n_main") or 0), store / INDEX_DIR
         base = keyword_delta.read(d, built.build)
@@ -613,7 +623,8 @@ def ensure_current(store: Path, source: Any, generation: str) -> None:
             base = keyword_delta.Delta(
                 built.build, str(state.get("generation") or ""), built.log_seq
             )
-        delta = _caught_up(base, source, built, n_main, _stemmer(), generation)
+        limit = keyword_delta.fold_limit(n_main)
+        delta = _caught_up(base, source, built, limit, _stemmer(), generation)
         if delta is not None:
             try:
                 keyword_delta.write(d, delta)
@@ -621,7 +632,9 @@ def ensure_current(store: Path, source: Any, generation: str) -> None:
             except OSError as exc:
                 logger.warning("could not save the BM25 index's changes in %s: %s", d, exc)
             return
-    index = build(source, generation)
+        index = fold_in(store, source, generation)
+    if index is None:
+        index = build(source, generation)
     try:
         save(index, store)
     except OSError as exc:
@@ -630,6 +643,49 @@ def ensure_current(store: Path, source: Any, generation: str) -> None:
     log = getattr(source, "keyword_log", None)
     if log is not None and index.built.log_id:
         log.trim_log(index.built.log_seq)
+
+
+def fold_in(store: Path, source: Any, generation: str) -> KeywordIndex | None:
+    """The saved index with every change since it was built folded in (keyword_delta.fold): a
+    full build of the store's chunks without reading them back, or None when the saved index
+    or the store's log cannot tell (then :func:`build`)."""
+    import uuid
+
+    import numpy as np
+
+    from ingest.store import keyword_delta
+
+    t0 = time.perf_counter()
+    index = load(store)
+    if index is None:
+        return None
+    try:
+        lengths = np.load(store / INDEX_DIR / LENGTHS)
+    except (OSError, ValueError):
+        return None
+    if len(lengths) != index.n_main or not index.n_main:
+        return None
+    base = index.delta
+    if base is None:
+        base = keyword_delta.Delta(index.built.build, index.generation, index.log_seq)
+    delta = _caught_up(base, source, index.built, None, index.stemmer, generation)
+    if delta is None:
+        return None
+    arrays, vocab, ids, meta, new_lengths = keyword_delta.fold(
+        KeywordIndex.with_delta(index, delta), lengths
+    )
+    retriever = _bm25s().BM25(backend="numpy")
+    retriever.scores, retriever.vocab_dict = arrays, vocab
+    retriever.nonoccurrence_array = None  # set by index(), read by save(): lucene has none
+    avgdl = float(new_lengths.mean()) if len(new_lengths) else 0.0
+    built = Built(uuid.uuid4().hex[:16], index.built.log_id, delta.log_seq, avgdl)
+    logger.info(
+        "folded %d changed chunks into the BM25 index of %d chunks in %.1fs",
+        len(delta),
+        len(ids),
+        time.perf_counter() - t0,
+    )
+    return KeywordIndex(retriever, ids, meta, generation, index.stemmer, built, lengths=new_lengths)
 
 
 def load(store: Path) -> KeywordIndex | None:
@@ -666,21 +722,25 @@ def catch_up(index: KeywordIndex, store: Any, generation: str) -> KeywordIndex |
     base = index.delta
     if base is None:  # (a delta of deletions only holds no chunks: test for None)
         base = keyword_delta.Delta(index.built.build, index.generation, index.log_seq)
-    delta = _caught_up(base, store, index.built, index.n_main, index.stemmer, generation)
+    limit = keyword_delta.fold_limit(index.n_main)
+    delta = _caught_up(base, store, index.built, limit, index.stemmer, generation)
     return KeywordIndex.with_delta(index, delta) if delta is not None else None
 
 
 def sync(store_path: Path, store: Any, generation: str) -> KeywordIndex:
     """Make sure the index matches ``generation``: the saved one, caught up from the store's
-    keyword log in memory when it is a little behind, or rebuilt and saved."""
+    keyword log in memory when it is a little behind, else folded in or rebuilt, and saved."""
     current = load(store_path)
     if current is not None and current.generation == generation:
         return current
+    index = None
     if current is not None:
         fresh = catch_up(current, store, generation)
         if fresh is not None:
             return fresh
-    index = build(store, generation)
+        index = fold_in(store_path, store, generation)
+    if index is None:
+        index = build(store, generation)
     try:
         save(index, store_path)
     except OSError as exc:  # a read-only store still searches, from memory
