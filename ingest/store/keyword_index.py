@@ -206,6 +206,14 @@ class KeywordIndex:
             None if live.all() else live,
         )
 
+    def applied_delta(self) -> Any:
+        """The keyword_delta.Delta this index applies (an empty one at its build when none)."""
+        from ingest.store.keyword_delta import Delta
+
+        if self.delta is not None:  # (a delta of deletions only holds no chunks: test for None)
+            return self.delta
+        return Delta(self.built.build, self.generation, self.log_seq)
+
     @property
     def scorer(self) -> Any:
         """Scores the delta's documents (built on first use)."""
@@ -645,10 +653,12 @@ def ensure_current(store: Path, source: Any, generation: str) -> None:
         log.trim_log(index.built.log_seq)
 
 
-def fold_in(store: Path, source: Any, generation: str) -> KeywordIndex | None:
-    """The saved index with every change since it was built folded in (keyword_delta.fold): a
-    full build of the store's chunks without reading them back, or None when the saved index
-    or the store's log cannot tell (then :func:`build`)."""
+def fold_in(
+    store: Path, source: Any, generation: str, index: KeywordIndex | None = None
+) -> KeywordIndex | None:
+    """The saved index (``index`` when already loaded) with every change since it was built
+    folded in (keyword_delta.fold): a full build of the store's chunks without reading them
+    back, or None when the saved index or the store's log cannot tell (then :func:`build`)."""
     import uuid
 
     import numpy as np
@@ -656,7 +666,8 @@ def fold_in(store: Path, source: Any, generation: str) -> KeywordIndex | None:
     from ingest.store import keyword_delta
 
     t0 = time.perf_counter()
-    index = load(store)
+    if index is None:  # (not `or`: an index of no chunks is falsy)
+        index = load(store)
     if index is None:
         return None
     try:
@@ -665,10 +676,7 @@ def fold_in(store: Path, source: Any, generation: str) -> KeywordIndex | None:
         return None
     if len(lengths) != index.n_main or not index.n_main:
         return None
-    base = index.delta
-    if base is None:
-        base = keyword_delta.Delta(index.built.build, index.generation, index.log_seq)
-    delta = _caught_up(base, source, index.built, None, index.stemmer, generation)
+    delta = _caught_up(index.applied_delta(), source, index.built, None, index.stemmer, generation)
     if delta is None:
         return None
     arrays, vocab, ids, meta, new_lengths = keyword_delta.fold(
@@ -719,11 +727,8 @@ def catch_up(index: KeywordIndex, store: Any, generation: str) -> KeywordIndex |
     or None when it cannot be (then load or rebuild: :func:`_caught_up`)."""
     from ingest.store import keyword_delta
 
-    base = index.delta
-    if base is None:  # (a delta of deletions only holds no chunks: test for None)
-        base = keyword_delta.Delta(index.built.build, index.generation, index.log_seq)
     limit = keyword_delta.fold_limit(index.n_main)
-    delta = _caught_up(base, store, index.built, limit, index.stemmer, generation)
+    delta = _caught_up(index.applied_delta(), store, index.built, limit, index.stemmer, generation)
     return KeywordIndex.with_delta(index, delta) if delta is not None else None
 
 
@@ -738,7 +743,7 @@ def sync(store_path: Path, store: Any, generation: str) -> KeywordIndex:
         fresh = catch_up(current, store, generation)
         if fresh is not None:
             return fresh
-        index = fold_in(store_path, store, generation)
+        index = fold_in(store_path, store, generation, current)
     if index is None:
         index = build(store, generation)
     try:
