@@ -4,10 +4,11 @@ Filesystem events (watchdog: inotify on Linux, FSEvents on macOS; its polling ob
 those are unavailable, or when asked) on every root the store remembers are collected and
 debounced (a mail client writing a message touches tmp/, new/ and cur/ within milliseconds); then
 only the paths that changed are synced (``pipeline.sync_changed``: no walk of the rest of the
-root), so one new message in a big Maildir costs that message's parsing and embedding, plus
-rebuilding the keyword index. A message deleted in the mail client (moved away, the Maildir T
-flag, an mbox message marked deleted) is removed from the store by the same sync. Ctrl-C stops between syncs or inside
-one, leaving the store consistent (ingest is journaled).
+root), so one new message in a big Maildir costs that message's parsing and embedding, and the
+keyword index catches up with just that message (ingest/store/keyword_delta.py). A message
+deleted in the mail client (moved away, the Maildir T flag, an mbox message marked deleted) is
+removed from the store by the same sync. Ctrl-C stops between syncs or inside one, leaving the
+store consistent (ingest is journaled).
 """
 
 from __future__ import annotations

@@ -12,7 +12,6 @@ matrix already in memory, and a delta's: ingest/store/keyword_delta.py): no extr
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -112,6 +111,7 @@ def name_runs(question: str) -> list[str]:
 
 def analyse(index: Any, question: str) -> TermEvidence:
     """Rare terms and unknown names of ``question`` in a loaded keyword index."""
+    from ingest.store.keyword_delta import lucene_idf
     from ingest.store.keyword_index import tokenize
 
     ev = TermEvidence()
@@ -126,7 +126,7 @@ def analyse(index: Any, question: str) -> TermEvidence:
         d = index.df(tok)
         if not d:
             continue
-        ev.idf[tok] = math.log(1 + (n_docs - d + 0.5) / (d + 0.5))
+        ev.idf[tok] = lucene_idf(n_docs, d)
         if d <= limit and tok not in stop:
             ev.rare[tok] = index.postings(tok)
     for run in name_runs(question):

@@ -31,8 +31,14 @@ FOLD_SHARE = 0.05  # ... or this share of the main index, whichever is more
 
 
 def fold_limit(n_main: int) -> int:
-    """How many chunks a delta may hold before the next update rebuilds the index in full."""
+    """How many chunks a delta may hold before the next update folds it into a new index."""
     return max(FOLD_MIN, int(FOLD_SHARE * n_main))
+
+
+def lucene_idf(n_docs: int | float, df: int | float) -> float:
+    """A term's idf as bm25s computes it (its default, Lucene's): ``n_docs`` documents, ``df``
+    of them holding the term."""
+    return math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
 
 
 @dataclass
@@ -150,8 +156,7 @@ class DeltaScorer:
         return hit[0] + self.offset if hit is not None else np.zeros(0, dtype=np.int64)
 
     def idf(self, term: str, delta_df: int) -> float:
-        df = self.main_df(term) + delta_df
-        return math.log(1 + (self.n - df + 0.5) / (df + 0.5))
+        return lucene_idf(self.n, self.main_df(term) + delta_df)
 
     def scores(self, terms: Iterable[str]) -> Any:
         """BM25 score of every delta chunk (array) for the query ``terms`` (repeats count)."""
@@ -186,9 +191,7 @@ def fold(index: Any, lengths: Any) -> tuple[dict, dict, list[str], list[dict], A
     indptr = np.asarray(sc["indptr"], dtype=np.int64)
     n_terms, nnz = len(indptr) - 1, int(indptr[-1])
     df = np.diff(indptr)
-    idf = np.array(
-        [math.log(1 + (n - d + 0.5) / (d + 0.5)) for d in df.tolist()], dtype=np.float32
-    ).astype(np.float64)
+    idf = np.array([lucene_idf(n, d) for d in df.tolist()], dtype=np.float32).astype(np.float64)
     lengths = np.asarray(lengths, dtype=np.float64)
     live = np.ones(n, dtype=bool) if index.live is None else np.asarray(index.live[:n])
     new_doc = (np.cumsum(live) - 1).astype(np.int32)  # main chunks keep their order
@@ -217,7 +220,8 @@ def fold(index: Any, lengths: Any) -> tuple[dict, dict, list[str], list[dict], A
     # 2. the delta's postings (its chunks come after every main one), new terms appended
     vocab = {t: i for t, i in index.retriever.vocab_dict.items() if t and i < n_terms}
     rows: list[tuple[int, int, int]] = []
-    tokens = index.delta.tokens if index.delta is not None else []
+    delta = index.delta
+    tokens = delta.tokens if delta is not None else []
     for j, toks in enumerate(tokens):
         for term, count in Counter(toks).items():
             rows.append((vocab.setdefault(term, len(vocab)), n_live + j, count))
@@ -236,8 +240,6 @@ def fold(index: Any, lengths: Any) -> tuple[dict, dict, list[str], list[dict], A
     counts_d = np.bincount(d_terms, minlength=len(vocab))
     counts = counts_m + counts_d
     used = np.flatnonzero(counts)
-    remap = np.full(len(vocab), -1, dtype=np.int64)
-    remap[used] = np.arange(len(used))
     by_id = {i: t for t, i in vocab.items()}
     new_vocab = {by_id[int(i)]: k for k, i in enumerate(used)}
     starts = np.zeros(len(vocab) + 1, dtype=np.int64)
@@ -251,7 +253,7 @@ def fold(index: Any, lengths: Any) -> tuple[dict, dict, list[str], list[dict], A
     avgdl = float(new_lengths.mean()) if n_docs else 0.0
     new_df = counts[used]
     new_idf = np.zeros(len(vocab), dtype=np.float32)
-    new_idf[used] = [math.log(1 + (n_docs - d + 0.5) / (d + 0.5)) for d in new_df.tolist()]
+    new_idf[used] = [lucene_idf(n_docs, d) for d in new_df.tolist()]
     new_idf64 = new_idf.astype(np.float64)
     norm_of = K1 * ((1 - B) + B * new_lengths.astype(np.float64) / avgdl)
 
@@ -274,10 +276,8 @@ def fold(index: Any, lengths: Any) -> tuple[dict, dict, list[str], list[dict], A
     new_indptr = np.concatenate([starts[used], [total]]).astype(np.int64)
 
     arrays = {"data": data, "indices": indices, "indptr": new_indptr, "num_docs": n_docs}
-    ids = [cid for cid, ok in zip(index.ids[:n], live, strict=True) if ok] + list(
-        index.delta.ids if index.delta is not None else []
-    )
-    meta = [m for m, ok in zip(index.meta[:n], live, strict=True) if ok] + list(
-        index.delta.meta if index.delta is not None else []
-    )
+    ids = [cid for cid, ok in zip(index.ids[:n], live, strict=True) if ok]
+    meta = [m for m, ok in zip(index.meta[:n], live, strict=True) if ok]
+    if delta is not None:
+        ids, meta = ids + delta.ids, meta + delta.meta
     return arrays, {**new_vocab, "": len(new_vocab)}, ids, meta, new_lengths  # bm25s ends with ""
